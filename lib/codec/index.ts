@@ -1,0 +1,8 @@
+/** nest-mqtt5/codec — MQTT v5 packets ⇄ bytes. Pure and synchronous: no I/O, no timers. */
+export * from './packets.js';
+export * from './reason-codes.js';
+export * from './errors.js';
+export * from './properties.js';
+export * from './encode.js';
+export * from './decoder.js';
+export * from './topics.js';

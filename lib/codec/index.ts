@@ -6,3 +6,5 @@ export * from './properties.js';
 export * from './encode.js';
 export * from './decoder.js';
 export * from './topics.js';
+export { MAX_PACKET_SIZE, MAX_VARINT, varintSize } from './wire.js';
+export { MAX_STRING_BYTES } from './strings.js';

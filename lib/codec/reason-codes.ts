@@ -114,7 +114,7 @@ export function reasonCodeName(code: number): string {
 
 /** Whether `packetType` may carry reason code `code` (spec table 2-6). */
 export function isReasonCodeAllowed(packetType: number, code: number): boolean {
-  return code >= 0 && code < 256 && allowed[packetType]![code] === 1;
+  return allowed[packetType]?.[code] === 1;
 }
 
 /** Reason codes of 0x80 and above signal failure. */

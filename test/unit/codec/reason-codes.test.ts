@@ -20,6 +20,8 @@ describe('reason codes table', () => {
     expect(isReasonCodeAllowed(PacketType.AUTH, ReasonCode.ContinueAuthentication)).toBe(true);
     expect(isReasonCodeAllowed(PacketType.PUBLISH, 0)).toBe(false);
     expect(isReasonCodeAllowed(PacketType.PUBACK, 999)).toBe(false);
+    expect(isReasonCodeAllowed(99, 0)).toBe(false);
+    expect(isReasonCodeAllowed(PacketType.PUBACK, 1.5)).toBe(false);
   });
 
   it('classifies failures from 0x80', () => {

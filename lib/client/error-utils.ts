@@ -1,0 +1,36 @@
+/** Conversions of thrown values into the client's typed errors. @internal */
+import { MqttProtocolError } from '../codec/index.js';
+import { ConnectionLostError, MqttClientError, PublishError, SubscribeError, UnsubscribeError } from './errors.js';
+
+/** The reason code a thrown value carries, else 0x80 Unspecified error. */
+export function reasonOf(error: unknown): number {
+  return error instanceof MqttProtocolError || error instanceof MqttClientError ? error.reasonCode : 0x80;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A failed publish as a PublishError (an MqttClientError passes through). */
+export function asPublishError(error: unknown): MqttClientError {
+  if (error instanceof MqttClientError) return error;
+  return new PublishError(reasonOf(error), errorMessage(error), undefined, { cause: error });
+}
+
+/** A failed SUBSCRIBE / UNSUBSCRIBE as a SubscribeError / UnsubscribeError. */
+export function asRequestError(error: unknown, subscribe: boolean): MqttClientError {
+  if (error instanceof MqttClientError) return error;
+  const Type = subscribe ? SubscribeError : UnsubscribeError;
+  return new Type(reasonOf(error), errorMessage(error), { cause: error });
+}
+
+export function asClientError(error: unknown): MqttClientError {
+  if (error instanceof MqttClientError) return error;
+  return new MqttClientError(reasonOf(error), errorMessage(error), { cause: error });
+}
+
+/** A failure to open the network connection. */
+export function asConnectionError(error: unknown, url: string): MqttClientError {
+  if (error instanceof MqttClientError) return error;
+  return new ConnectionLostError(reasonOf(error), `Cannot connect to ${url}: ${errorMessage(error)}`, { cause: error });
+}

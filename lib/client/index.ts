@@ -1,0 +1,38 @@
+/** nest-mqtt5/client — the reconnecting MQTT v5 client. */
+export { MqttClient } from './client.js';
+export type {
+  ClientState,
+  ConnectOptions,
+  ConnectProperties,
+  DisconnectOptions,
+  MqttClientEvents,
+  MqttClientOptions,
+  PublishOptions,
+  PublishProperties,
+  ReconnectedInfo,
+  ReconnectingInfo,
+  ResubscribeResult,
+  ServerLimits,
+  SubscribeOptions,
+  UnsubscribeOptions,
+  WillOptions,
+  WillProperties,
+} from './options.js';
+export type { Connection, MqttStream } from './connection.js';
+export { TcpConnection, type TcpConnectionOptions } from './tcp.js';
+export { TlsConnection, type TlsConnectionOptions } from './tls.js';
+export { WebSocketConnection, type WebSocketConnectionOptions } from './websocket.js';
+export { connectionFromUrl, type ConnectionFromUrlOptions } from './url.js';
+export { MessageReceiver, type MessageReceiverOptions, type MqttMessage } from './receiver.js';
+export type { MessageHandler, MessageSink } from './subscriptions.js';
+export {
+  ClientSession,
+  MemorySessionStore,
+  type OutgoingMessage,
+  type OutgoingState,
+  type PublishResult,
+  type SessionStore,
+} from './session.js';
+export { ExponentialBackoff, type BackoffOptions } from './reconnect.js';
+export type { Authenticator } from './auth.js';
+export * from './errors.js';

@@ -1,0 +1,59 @@
+/**
+ * The `nest-mqtt5` command tree. Kept apart from main.ts (which only runs it) so that tests can
+ * inspect the commands and their help without starting a process.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { registerBroker } from './broker.js';
+import { registerConnect } from './connect.js';
+import { ExitCode } from './errors.js';
+import { registerPub } from './pub.js';
+import { registerSub } from './sub.js';
+
+const FOOTER = `
+Exit codes:
+  ${ExitCode.Ok}  done (or stopped with Ctrl-C / SIGTERM after a clean DISCONNECT)
+  ${ExitCode.Failure}  failure: network error, connection lost, message or subscription refused
+  ${ExitCode.Usage}  usage error: bad option or argument, bad broker URL, unreadable file
+  ${ExitCode.Refused}  the broker refused the connection (CONNACK reason code ≥ 0x80)
+  ${ExitCode.Timeout}  timed out (--timeout, or no CONNACK in time)
+
+Environment:
+  MQTT_URL, MQTT_USERNAME, MQTT_PASSWORD   defaults of -b, -u, -P
+
+Run "nest-mqtt5 <command> --help" for the options of a command.`;
+
+/** The package version, from the package.json above this file (lib/cli in sources, dist/lib/cli when built). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'nest-mqtt5' && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // No package.json at this level: look one level up.
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+/**
+ * Builds the program. Commander's own errors (unknown option, bad value) throw a CommanderError
+ * instead of exiting, so that main.ts maps them to exit code 2.
+ */
+export function createProgram(): Command {
+  const program = new Command('nest-mqtt5')
+    .description('MQTT v5 from the command line: connect, publish, subscribe, or run a broker')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', FOOTER);
+  registerConnect(program);
+  registerPub(program);
+  registerSub(program);
+  registerBroker(program);
+  return program;
+}

@@ -1,0 +1,134 @@
+/**
+ * The sample, run the way the README says — `npm run sample` is `npm run build && node
+ * dist/sample/main.js` — on the embedded broker and on Mosquitto (MQTT_URL), in its once-mode and
+ * in its keep-running mode; its log lines are the contract.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DIST, ensureBuilt, ROOT } from '../../helpers/build.js';
+import { mosquittoTestsEnabled, startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
+import { runProcess, startProcess, stopAllProcesses, type ProcessResult } from '../../helpers/run-process.js';
+
+const MAIN = path.join(DIST, 'sample', 'main.js');
+const CLI = path.join(DIST, 'lib', 'cli', 'main.js');
+/** No developer settings leaking in; no colours. */
+const ENV = { MQTT_URL: undefined, MQTT_PORT: '0', SAMPLE_EXIT: undefined, SAMPLE_DEBUG: undefined, NO_COLOR: '1' };
+
+beforeAll(async () => {
+  await ensureBuilt(MAIN);
+  await ensureBuilt(CLI);
+}, 240_000);
+afterEach(() => stopAllProcesses());
+afterAll(() => stopAllProcesses());
+
+/** The log lines without their timestamp: `Caller     ← dev-1: …`. */
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, ''));
+}
+
+/** What every complete run of the scenario prints, whatever the broker. */
+function expectScenario(r: ProcessResult): void {
+  const out = lines(r.stdout);
+  const inOrder = [
+    'Sample     devices service and workers a, b are subscribed',
+    'Caller     → emit devices/dev-1/telemetry {"celsius":21.4,"humidity":40}',
+    'Caller     ← dev-1: 3 readings, 21.4–22.5 °C, avg 21.93 °C',
+    'Caller     ← dev-2: 2 readings, 18–18.2 °C, avg 18.1 °C',
+    'Caller     ← error UNKNOWN_DEVICE: unknown device dev-9',
+    'Caller     ← reboot of dev-2 accepted',
+    'Caller     → send 6 jobs to jobs/thumbnail (shared group "workers")',
+    'Sample     starting the dashboard: it gets the retained statuses on subscribe',
+    'Sample     demo complete: 2 devices, 6 jobs',
+  ];
+  let at = -1;
+  for (const expected of inOrder) {
+    const i = out.indexOf(expected, at + 1);
+    if (i === -1) throw new Error(`missing (or out of order): ${expected}\n${r.stdout}\n${r.stderr}`);
+    at = i;
+  }
+  expect(out.filter((l) => l.startsWith('Devices    telemetry '))).toHaveLength(5);
+  expect(out).toContain('Devices    status dev-2 → rebooting (retained)');
+  // The shared group: every job handled by exactly one worker, all six answered.
+  const handled = out.filter((l) => /^worker-[ab] +job \d: thumbnail of photo-\d\.jpg \(via \$share\/workers\/jobs\/\+\)$/.test(l));
+  expect(handled.map((l) => Number(/job (\d)/.exec(l)![1])).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+  const rendered = out.filter((l) => l.startsWith('Caller     ← worker-')).flatMap((l) => l.replace(/.*rendered jobs /, '').split(', ').map(Number));
+  expect(rendered.sort()).toEqual([1, 2, 3, 4, 5, 6]);
+  // The late dashboard knows both devices from their retained statuses alone.
+  expect(out).toEqual(expect.arrayContaining([
+    expect.stringMatching(/^Dashboard  dev-1 is online since \d\d:\d\d:\d\d \(retained, sent on subscribe\)$/),
+    expect.stringMatching(/^Dashboard  dev-2 is rebooting since \d\d:\d\d:\d\d \(retained, sent on subscribe\)$/),
+  ]));
+  expect(r.stderr).not.toMatch(/ERROR|FATAL/);
+}
+
+describe('npm run sample', () => {
+  it('is build + node dist/sample/main.js', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.sample).toBe('npm run build && node dist/sample/main.js');
+  });
+
+  it('runs the demo on the embedded broker and exits 0 with --once', async () => {
+    const r = await runProcess(process.execPath, [MAIN, '--once'], { cwd: ROOT, env: ENV, timeoutMs: 30_000 });
+    expect(lines(r.stdout)[0]).toMatch(/^Sample     embedded MQTT v5 broker listening on mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expectScenario(r);
+    expect(lines(r.stdout).at(-1)).toBe('Sample     stopped');
+    expect(r.code).toBe(0);
+  });
+
+  it('keeps running after the demo, serves the CLI commands it suggests, and stops on SIGINT', async () => {
+    const p = startProcess(process.execPath, [MAIN], { cwd: ROOT, env: { ...ENV, SAMPLE_EXIT: '0' } });
+    await p.waitForLine('Ctrl-C to stop', 30_000);
+    const hint = lines(p.stdout).find((l) => l.includes('node dist/lib/cli/main.js pub -b'))!;
+    const url = /-b (\S+)/.exec(hint)![1]!;
+    // The suggested command, run with the built CLI.
+    const pub = await runProcess(process.execPath, [CLI, 'pub', '-b', url, 'devices/dev-3/telemetry', '1', '{"celsius":19.5,"humidity":50}']);
+    expect(pub.code).toBe(0);
+    await p.waitForLine(/Devices +telemetry dev-3: 19\.5 °C, 50 % humidity \(QoS 1\)/);
+    await p.waitForLine(/Dashboard +dev-3 is online since \d\d:\d\d:\d\d \(live\)/);
+    p.kill('SIGINT');
+    const r = await p.waitForExit(15_000);
+    expect(lines(r.stdout).slice(-2)).toEqual(['Sample     SIGINT: shutting down', 'Sample     stopped']);
+    expect(r.code).toBe(0);
+  });
+
+  it('exits 1 with the reason when the MQTT_PORT it was given is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const r = await runProcess(process.execPath, [MAIN, '--once'], { cwd: ROOT, env: { ...ENV, MQTT_PORT: String(port) }, timeoutMs: 30_000 });
+      expect(r.stderr).toMatch(/EADDRINUSE/);
+      expect(r.code).toBe(1);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
+  it('rejects a bad MQTT_URL with exit code 2', async () => {
+    const r = await runProcess(process.execPath, [MAIN, '--once'], { cwd: ROOT, env: { ...ENV, MQTT_URL: 'http://x' } });
+    expect(r.stderr).toMatch(/MQTT_URL has an unsupported scheme: http:/);
+    expect(r.code).toBe(2);
+  });
+});
+
+(mosquittoTestsEnabled() ? describe : describe.skip)('MQTT_URL=mqtt://… npm run sample (Mosquitto)', () => {
+  let mosquitto: Mosquitto;
+  beforeAll(async () => {
+    mosquitto = await startMosquitto();
+  }, 30_000);
+  afterAll(async () => {
+    await mosquitto?.stop();
+  });
+
+  it('runs the same demo against an external broker', async () => {
+    const r = await runProcess(process.execPath, [MAIN, '--once'], { cwd: ROOT, env: { ...ENV, MQTT_URL: mosquitto.tcpUrl }, timeoutMs: 30_000 });
+    expect(lines(r.stdout)[0]).toBe(`Sample     using the MQTT broker at ${mosquitto.tcpUrl}`);
+    expectScenario(r);
+    expect(r.code).toBe(0);
+  });
+});

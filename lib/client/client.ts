@@ -9,7 +9,9 @@
  * - `publish()` resolves when written (QoS 0), on PUBACK (QoS 1) or PUBCOMP (QoS 2); it honours the
  *   server's Receive Maximum, Maximum Packet Size, Maximum QoS, Retain Available and Topic Alias
  *   Maximum. Publishes wait in a bounded, ordered queue while disconnected or over the limits.
- * - `subscribe()` routes messages to a MessageReceiver (pull) or a callback (push).
+ * - `subscribe()` routes messages to a MessageReceiver (pull) or a callback (push). Received QoS 1/2
+ *   messages are acknowledged once handed over, or — with `manualAck` — when the application calls
+ *   `ack()` (see inbound.ts).
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -17,6 +19,7 @@ import {
   PACKET_NAMES,
   PacketType,
   encodePacket,
+  isReasonCodeAllowed,
   isValidTopicFilter,
   isValidTopicName,
   type AckPacket,
@@ -51,6 +54,7 @@ import {
   SubscribeError,
   UnsubscribeError,
 } from './errors.js';
+import { InboundFlow } from './inbound.js';
 import { Link, type LinkHost } from './link.js';
 import type {
   ClientState,
@@ -137,6 +141,12 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
   /** In-flight messages to re-send on this connection (after a CONNACK), in order. */
   private resendQueue: OutgoingMessage[] = [];
   private resendIndex = 0;
+  /**
+   * Inbound QoS 1/2 state of the current (or last) connection, including, with `manualAck`, the
+   * messages awaiting `ack()`: a message is tied to the connection that delivered it by being found
+   * there (by identity), so nothing is added to the message object the application sees.
+   */
+  private inbound: InboundFlow | undefined;
 
   private readonly requests = new RequestQueue();
   private readonly blockedReceivers = new Set<MessageReceiver>();
@@ -166,6 +176,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
       queueQoS0: options.queueQoS0 ?? true,
       autoTopicAlias: options.autoTopicAlias ?? false,
       disconnectTimeout: options.disconnectTimeout ?? 5000,
+      manualAck: options.manualAck ?? false,
+      enforceReceiveMaximum: options.enforceReceiveMaximum ?? true,
     };
     if (!(this.opts.maxInflight >= 1)) throw new RangeError('maxInflight must be ≥ 1');
     if (!(this.opts.maxPendingPublishes >= 0)) throw new RangeError('maxPendingPublishes must be ≥ 0');
@@ -387,6 +399,10 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     const keepAliveMs = keepAlive * 1000;
     link.startKeepAlive(keepAliveMs, this.opts.pingTimeout ?? Math.min(keepAliveMs, 30000));
 
+    // Acks of the previous connection's messages must no longer touch the session (its ids may be reused now).
+    this.inbound?.supersede();
+    this.inbound = new InboundFlow(link, this.store);
+
     const reconnected = this.stateValue === 'reconnecting';
     this.stateValue = 'connected';
     if (!connack.sessionPresent) this.queueResubscribe();
@@ -413,6 +429,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     if (link !== this.link) return;
     this.link = undefined;
     this.connection.close();
+    this.inbound?.close(this.sessionExpiry > 0);
     this.quotaUsed = 0;
     this.resendQueue = [];
     this.resendIndex = 0;
@@ -519,6 +536,11 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
       msg.reject?.(error);
       msg.resolve = msg.reject = undefined;
       msg.sent = false;
+    }
+    const inbound = this.inbound;
+    if (inbound !== undefined) {
+      inbound.close(keepInflight);
+      if (!keepInflight) inbound.supersede();
     }
     if (!keepInflight) store.clear();
     this.resendQueue = [];
@@ -905,7 +927,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     if (link !== this.link) return;
     switch (packet.type) {
       case PUBLISH:
-        this.onPublish(packet, link);
+        this.onPublish(packet);
         return;
       case PUBACK:
         this.onPuback(packet);
@@ -913,12 +935,9 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
       case PUBREC:
         this.onPubrec(packet, link);
         return;
-      case PUBREL: {
-        // Inbound QoS 2 ends here; an unknown id still gets its PUBCOMP, with 0x92.
-        const known = this.store.deleteIncoming(packet.packetId);
-        link.write(encodePacket({ type: PUBCOMP, packetId: packet.packetId, reasonCode: known ? 0 : 0x92 }));
+      case PUBREL:
+        this.inbound!.onPubrel(packet.packetId);
         return;
-      }
       case PUBCOMP:
         this.onPubcomp(packet);
         return;
@@ -940,35 +959,83 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     }
   }
 
-  private onPublish(packet: PublishPacket, link: Link): void {
+  private onPublish(packet: PublishPacket): void {
     const alias = packet.properties?.topicAlias;
     if (alias !== undefined) this.incomingAliases.resolve(packet, alias);
     else if (packet.topic.length === 0) throw new MqttProtocolError(0x82, 'PUBLISH without topic name or alias');
     const qos = packet.qos;
     if (qos === 0) {
       this.deliver(packet);
-    } else if (qos === 1) {
-      this.deliver(packet);
-      link.write(encodePacket({ type: PUBACK, packetId: packet.packetId as number }));
-    } else {
-      const id = packet.packetId as number;
-      const store = this.store;
-      // Exactly once: a re-sent PUBLISH whose id awaits PUBREL was delivered already.
-      if (!store.hasIncoming(id)) {
-        if (store.incomingCount >= (this.connectTemplate!.properties?.receiveMaximum ?? 65535)) {
-          throw new MqttProtocolError(0x93, 'Server exceeded our Receive Maximum');
-        }
-        store.addIncoming(id);
-        this.deliver(packet);
-      }
-      link.write(encodePacket({ type: PUBREC, packetId: id }));
+      return;
     }
+    const flow = this.inbound!;
+    // Duplicates (re-sent while awaiting our ack, or QoS 2 past PUBREC) are not delivered again.
+    if (!flow.admit(packet)) return;
+    // Spec 3.3.4: more unacknowledged QoS 1/2 messages than our Receive Maximum is a protocol error.
+    if (
+      this.opts.enforceReceiveMaximum &&
+      flow.pendingCount + this.store.incomingCount >= (this.connectTemplate!.properties?.receiveMaximum ?? 65535)
+    ) {
+      throw new MqttProtocolError(0x93, 'Server exceeded our Receive Maximum');
+    }
+    const id = packet.packetId as number;
+    if (!this.opts.manualAck) {
+      // Acked on receipt, before delivery, so that a QoS 2 id is on record even if a callback
+      // disconnects; the ack still leaves in this tick's batch.
+      flow.ackNow(id, qos);
+      this.deliver(packet);
+      return;
+    }
+    // Tracked before delivery: a callback may ack() synchronously.
+    const pending = flow.track(packet);
+    // Nobody received it, so nobody will ack it; its pending ack would hold back all later ones.
+    if (!this.deliver(packet)) flow.settle(pending, 0x00);
   }
 
-  private deliver(msg: MqttMessage): void {
-    if (this.subscriptions.dispatch(msg) === 0 && this.listenerCount('unhandledMessage') !== 0) {
-      this.safeEmit('unhandledMessage', msg);
+  /** Hands a message to its receivers/callbacks, or to 'unhandledMessage'; returns whether anyone got it. */
+  private deliver(msg: MqttMessage): boolean {
+    if (this.subscriptions.dispatch(msg) !== 0) return true;
+    if (this.listenerCount('unhandledMessage') === 0) return false;
+    this.safeEmit('unhandledMessage', msg);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- manual acknowledgement
+
+  /**
+   * With `manualAck`: acknowledges a received message — PUBACK for QoS 1, PUBREC for QoS 2 (the
+   * server's PUBREL is then answered with PUBCOMP as usual; an error code ends a QoS 2 flow at PUBREC,
+   * spec 4.3.3). Call it once the message is processed: until then the server holds it for
+   * redelivery, and it takes one slot of our Receive Maximum (CONNECT `properties.receiveMaximum`),
+   * so that a conforming server sends no more than that many unacknowledged messages (some brokers
+   * overshoot it, see inbound.ts). No time limit applies.
+   *
+   * Acknowledgements go out in the order the messages were received (spec 4.6): one given early
+   * waits until every message received before it on the same connection is acknowledged too. So a
+   * message left unacknowledged holds back the acks of all later ones, and once Receive Maximum
+   * messages are outstanding a conforming server sends no more QoS 1/2 messages. (Acking out of
+   * order would let the server's window move past a slow message, but the spec requires the order,
+   * and paho.golang keeps it too.)
+   *
+   * Nothing is sent — returning false — for a QoS 0 message, one acknowledged already, one not
+   * delivered by this client in manual mode, and one delivered on a connection that has since been
+   * lost: packet ids may be reused on the new connection, and the server redelivers the message
+   * there, as a new message object to ack in turn. A QoS 2 message acknowledged with a success code
+   * between the loss and the next CONNACK is the exception that keeps QoS 2 exactly-once: with the
+   * session resumed, the server's re-send of it is answered with PUBREC without a second delivery.
+   *
+   * @param reasonCode PUBACK/PUBREC reason code; default 0x00 Success. 0x10 No matching subscribers,
+   *   or an error: 0x80 Unspecified error (e.g. the handler failed), 0x83, 0x87, 0x90, 0x91, 0x97, 0x99.
+   * @returns true when the ack was sent or queued behind earlier messages; false when there was nothing to do.
+   * @throws RangeError for a reason code that PUBACK/PUBREC cannot carry.
+   */
+  ack(message: MqttMessage, reasonCode = 0x00): boolean {
+    if (!isReasonCodeAllowed(message.qos === 2 ? PUBREC : PUBACK, reasonCode)) {
+      throw new RangeError(`Reason code ${String(reasonCode)} is not allowed in ${message.qos === 2 ? 'PUBREC' : 'PUBACK'}`);
     }
+    const flow = this.inbound;
+    const pending = flow?.find(message);
+    return pending === undefined ? false : flow!.settle(pending, reasonCode);
   }
 
   private onPuback(ack: PubackPacket): void {

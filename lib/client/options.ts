@@ -54,6 +54,29 @@ export interface MqttClientOptions {
   sessionStore?: SessionStore;
   /** How long `disconnect()` waits for the server to close the connection, ms; default 5000. */
   disconnectTimeout?: number;
+  /**
+   * Acknowledge received QoS 1/2 messages only when the application calls `client.ack(message)`;
+   * default false (acknowledged as soon as handed to the receivers/callbacks). Use it to acknowledge
+   * after processing, so that a message whose processing never finished (crash, lost connection) is
+   * redelivered by the server. QoS 2 defers the PUBREC, not only the PUBCOMP.
+   *
+   * Every QoS 1/2 message the application receives must then be acked — with an error reason code
+   * if processing failed — including those of an 'unhandledMessage' listener and those left in a
+   * receiver that was closed. Acks go out in receive order (spec 4.6), so one message never acked
+   * holds back the acks of all later ones until the connection ends. Unacked messages count against
+   * our Receive Maximum (CONNECT `properties.receiveMaximum`): a conforming server then sends no more
+   * until some are acked. (Some brokers overshoot it — the client tolerates that, see inbound.ts — so
+   * bound concurrent work in the application too if it must be exact.)
+   * Messages no receiver or callback takes (and no 'unhandledMessage' listener) are acked by the client.
+   */
+  manualAck?: boolean;
+  /**
+   * Treat a server that sends more unacknowledged QoS 1/2 messages than our Receive Maximum as a
+   * protocol error: DISCONNECT 0x93, then reconnect (spec 3.3.4). Default true. Set it to false for
+   * brokers known to overshoot (Mosquitto 2.0.11 keeps the limit only for its first window; see
+   * inbound.ts): the client then accepts the extra messages, keeping one packet id of state each.
+   */
+  enforceReceiveMaximum?: boolean;
   /** Random source in [0, 1) for the reconnect jitter; default Math.random (tests inject one). */
   random?: () => number;
 }
@@ -204,7 +227,11 @@ export interface MqttClientEvents {
   reconnected: [info: ReconnectedInfo];
   /** One filter re-subscribed after a reconnect without session (failures included). */
   resubscribed: [result: ResubscribeResult];
-  /** A message matched none of the client's subscriptions (e.g. of a resumed session). */
+  /**
+   * A message matched none of the client's subscriptions (e.g. of a resumed session), or only closed
+   * receivers. With `manualAck`, the listener receives the duty to `ack()` it; without a listener
+   * the client acknowledges such a message itself.
+   */
   unhandledMessage: [message: MqttMessage];
   /**
    * A push-model callback threw or rejected. Emitted only when a listener is attached; without one

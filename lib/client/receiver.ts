@@ -93,8 +93,9 @@ export class MessageReceiver implements AsyncIterable<MqttMessage> {
 
   /**
    * Stops accepting messages. Messages already queued can still be read; after them `recv()` rejects
-   * and iteration ends. Messages that arrive later for its subscriptions are dropped, so unsubscribe
-   * first. Idempotent.
+   * and iteration ends. Messages that arrive later for its subscriptions are not delivered to it (when
+   * no other receiver or callback takes them, they are unhandled: event 'unhandledMessage'), so
+   * unsubscribe first. Idempotent.
    */
   close(reason: Error = new ReceiverClosedError()): void {
     if (this.closedReason !== undefined) return;

@@ -53,7 +53,11 @@ export interface SessionStore {
   shiftPending(): OutgoingMessage | undefined;
   readonly pendingCount: number;
 
-  /** Records an inbound QoS 2 packet id: its message was delivered and PUBREC sent; awaiting PUBREL. */
+  /**
+   * Records an inbound QoS 2 packet id: its message was delivered and PUBREC sent (or, with
+   * `manualAck`, the application accepted it while its connection was lost); awaiting PUBREL.
+   * A re-sent PUBLISH with this id is answered with PUBREC and not delivered again.
+   */
   addIncoming(packetId: number): void;
   hasIncoming(packetId: number): boolean;
   /** Forgets an inbound id once PUBREL arrived; returns whether it was there. */

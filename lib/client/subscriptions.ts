@@ -135,7 +135,8 @@ export class SubscriptionRegistry {
 
   /**
    * Routes a received message to its receivers/callbacks. Returns how many got it (0: nobody
-   * subscribed to it, e.g. a message of a session resumed by a new process).
+   * subscribed to it, e.g. a message of a session resumed by a new process, or only receivers that
+   * are closed — they drop it, and the client must know that nobody will acknowledge it).
    */
   dispatch(msg: MqttMessage): number {
     if (this.byIdentifier.size !== 0) {
@@ -162,8 +163,7 @@ export class SubscriptionRegistry {
         else if (seen.some((s) => sameSink(s, e))) continue;
         seen.push(e);
       }
-      this.deliver(e, msg);
-      delivered++;
+      if (this.deliver(e, msg)) delivered++;
     }
     return delivered;
   }
@@ -177,15 +177,18 @@ export class SubscriptionRegistry {
     };
     if (typeof ids === 'number') collect(ids);
     else for (const id of ids) collect(id);
-    for (const e of targets) this.deliver(e, msg);
-    return targets.length;
+    let delivered = 0;
+    for (const e of targets) if (this.deliver(e, msg)) delivered++;
+    return delivered;
   }
 
-  private deliver(e: ActiveSubscription, msg: MqttMessage): void {
+  /** Hands `msg` to one subscription's sink; false when that is a closed receiver (which drops it). */
+  private deliver(e: ActiveSubscription, msg: MqttMessage): boolean {
     const receiver = e.receiver;
     if (receiver !== undefined) {
+      if (receiver.closed) return false;
       if (!receiver.push(msg)) this.host.receiverFull(receiver);
-      return;
+      return true;
     }
     try {
       const result = (e.handler as MessageHandler)(msg);
@@ -195,6 +198,7 @@ export class SubscriptionRegistry {
     } catch (error) {
       this.host.handlerFailed(error);
     }
+    return true;
   }
 
   private rebuild(): void {

@@ -449,4 +449,68 @@ const text = (m: MqttMessage): string => m.payload.toString();
       expect(texts).toContain('from-other');
     });
   });
+
+  describe('manual acknowledgement', () => {
+    it('redelivers an unacked QoS 1 message after a reconnect with session; once acked, never again', async () => {
+      const topic = uid('manual-ack');
+      const p = await proxy();
+      const sub = makeClient(via(p), { manualAck: true });
+      await sub.connect({ clientId: uid('ack'), cleanStart: true, properties: { sessionExpiryInterval: 60 } });
+      const r = new MessageReceiver();
+      await sub.subscribe({ subscriptions: [{ topicFilter: topic, qos: 1 }] }, r);
+      const pub = makeClient(broker.tcpUrl);
+      await pub.connect({ clientId: uid('pub') });
+      await pub.publish({ topic, payload: 'first', qos: 1 });
+      const first = await withTimeout(r.recv(), 5000, 'the first delivery');
+      expect([text(first), first.dup]).toEqual(['first', false]);
+
+      // The connection drops before the handler is done: no ack can go out any more.
+      let reconnected = waitForEvent<[ReconnectedInfo]>(sub, 'reconnected', 5000);
+      p.cut();
+      await waitForEvent(sub, 'disconnected');
+      expect(sub.ack(first)).toBe(false);
+      expect((await reconnected)[0].sessionPresent).toBe(true);
+      const again = await withTimeout(r.recv(), 5000, 'the redelivery');
+      expect([text(again), again.dup, again.packetId]).toEqual(['first', true, first.packetId]);
+      expect(sub.ack(again)).toBe(true);
+      // A QoS 1 round trip behind the PUBACK: once it completes, Mosquitto has processed the PUBACK.
+      await sub.publish({ topic: uid('barrier'), qos: 1 });
+
+      // Acked: a further session resumption does not bring it back.
+      reconnected = waitForEvent<[ReconnectedInfo]>(sub, 'reconnected', 5000);
+      p.cut();
+      expect((await reconnected)[0].sessionPresent).toBe(true);
+      await pub.publish({ topic, payload: 'second', qos: 1 });
+      const next = await withTimeout(r.recv(), 5000, 'the second message');
+      expect([text(next), next.dup]).toEqual(['second', false]);
+      expect(sub.ack(next)).toBe(true);
+    });
+
+    it('with a small Receive Maximum and acks given later, every message arrives once and the connection stays up', async () => {
+      const topic = uid('manual-flow');
+      // Mosquitto 2.0.11 overshoots a client's Receive Maximum after its first window.
+      const sub = makeClient(broker.tcpUrl, { manualAck: true, enforceReceiveMaximum: false });
+      await sub.connect({ clientId: uid('flow'), properties: { receiveMaximum: 4 } });
+      const total = 60;
+      const all = counter(total, 10_000, 'acked messages');
+      const seen = new Set<string>();
+      let lost = 0;
+      sub.on('disconnected', () => lost++);
+      await sub.subscribe({ subscriptions: [{ topicFilter: `${topic}/+`, qos: 2 }] }, (m) => {
+        seen.add(m.topic);
+        // Acked on a later turn, as after asynchronous handling.
+        setImmediate(() => {
+          sub.ack(m);
+          all.hit();
+        });
+      });
+      const pub = makeClient(broker.tcpUrl);
+      await pub.connect({ clientId: uid('flow-pub') });
+      await Promise.all(Array.from({ length: total }, (_, i) => pub.publish({ topic: `${topic}/${i}`, qos: i % 2 === 0 ? 1 : 2 })));
+      await all.done;
+      expect(seen.size).toBe(total);
+      expect(lost).toBe(0);
+      expect(sub.connected).toBe(true);
+    });
+  });
 });

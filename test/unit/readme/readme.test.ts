@@ -114,7 +114,7 @@ describe('README.md', () => {
       '### Broker',
       '### Nest transport',
       '## Nest',
-      '### Testing with `MqttBrokerModule`',
+      '### MqttBrokerModule: an embedded broker (tests, single-node deployments)',
       '## Client: pull and push, reconnects',
       '## Broker and CLI',
       '## Scaling out on a clustered broker',

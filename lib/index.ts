@@ -1,0 +1,8 @@
+/**
+ * nest-mqtt5 — MQTT v5 for NestJS. The package root is the Nest layer; the client, broker and
+ * codec have their own entry points (`nest-mqtt5/client`, `nest-mqtt5/broker`, `nest-mqtt5/codec`).
+ */
+export * from './nest/index.js';
+export type { QoS, Properties, UserProperty, PublishPacket } from './codec/index.js';
+export type { MqttClient } from './client/index.js';
+export type { MqttBroker, MqttBrokerOptions } from './broker/index.js';

@@ -1,0 +1,577 @@
+import { Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
+import { finalize, isObservable, throwError, type Observable } from 'rxjs';
+import { topicMatches, type QoS, type SubackPacket, type Subscription, type UserProperty } from '../codec/index.js';
+import type { MqttClient } from '../client/index.js';
+import {
+  compatReplyTopic,
+  decodeCompatIncoming,
+  encodeCompatResponse,
+} from './compat.js';
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_RECEIVE_MAXIMUM,
+  MQTT5_TRANSPORT,
+  Mqtt5Status,
+} from './constants.js';
+import { Mqtt5Context } from './context.js';
+import { Mqtt5NotConnectedError, Mqtt5SubscribeError, Mqtt5TransportError } from './errors.js';
+import { Fifo } from './fifo.js';
+import { createMqttClient, listen, type InboundMessage, type Mqtt5Events } from './mqtt-client.js';
+import type { Mqtt5PatternExtras, Mqtt5ServerOptions } from './options.js';
+import { END_PROPERTY, ERROR_PROPERTY, NEXT_PROPERTY } from './protocol.js';
+import { buildReply } from './reply.js';
+import { unwrapRecord } from './record.js';
+import { JsonDeserializer, JsonSerializer, type Mqtt5Deserializer, type Mqtt5Serializer } from './serializers.js';
+import { buildSubscription, filtersOverlap } from './topic-pattern.js';
+
+/** PUBACK/PUBREC reason codes the server acknowledges with. */
+const RC_SUCCESS = 0x00;
+const RC_UNSPECIFIED_ERROR = 0x80;
+const RC_PAYLOAD_FORMAT_INVALID = 0x99;
+
+/** Per-message bookkeeping kept on the PUBLISH object itself (no per-message map). */
+const HANDLERS = Symbol('handlers');
+const ACK_CODE = Symbol('ackCode');
+type CountedMessage = InboundMessage & { [HANDLERS]?: number; [ACK_CODE]?: number };
+
+/** One handler pattern and its subscription. Its `onMessage` is bound once, not per message. */
+interface HandlerEntry {
+  readonly key: string;
+  readonly pattern: string;
+  readonly topicFilter: string;
+  readonly handler: MessageHandler;
+  readonly isEvent: boolean;
+  readonly subscription: Subscription;
+  readonly onMessage: (message: InboundMessage) => void;
+}
+
+interface QueuedMessage {
+  entry: HandlerEntry;
+  message: InboundMessage;
+}
+
+/**
+ * A Nest microservice transport over MQTT v5, on our {@link MqttClient}.
+ *
+ * Every `@MessagePattern(topic)` / `@EventPattern(topic)` becomes a subscription (wildcards and
+ * `$share/<group>/` allowed; decorator extras `{ qos, share, noLocal, retainAsPublished,
+ * retainHandling }`). Requests are answered on their v5 response topic with their correlation
+ * data. QoS 1/2 messages are acknowledged after their handler settled (or on receipt, by option),
+ * handlers in flight never exceed `concurrency` (= the CONNECT receive maximum), and `close()`
+ * lets handlers in flight finish before disconnecting.
+ *
+ * @example
+ * ```ts
+ * const app = await NestFactory.createMicroservice(AppModule, {
+ *   strategy: new ServerMqtt5({ url: 'mqtt://127.0.0.1:1883' }),
+ * });
+ * await app.listen();
+ * ```
+ */
+export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportStrategy {
+  override transportId = MQTT5_TRANSPORT;
+
+  private client: MqttClient | undefined;
+  private readonly pendingListeners: { event: keyof Mqtt5Events; callback: (...args: any[]) => void }[] = [];
+  private readonly payloadSerializer: Mqtt5Serializer;
+  private readonly payloadDeserializer: Mqtt5Deserializer;
+  private readonly concurrency: number;
+  private readonly receiveMaximum: number;
+  private readonly maxQueued: number;
+  private readonly ackAfterHandling: boolean;
+  private readonly compat: boolean;
+
+  /** Nest's default (no-op) processing start hook, to tell when instrumentation installed one. */
+  private readonly defaultStartHook = this.onProcessingStartHook;
+  private entries: HandlerEntry[] = [];
+  private readonly queue = new Fifo<QueuedMessage>();
+  private inFlight = 0;
+  private closing = false;
+  private drained: (() => void) | undefined;
+  private dropped = 0;
+
+  constructor(private readonly options: Mqtt5ServerOptions = {}) {
+    super();
+    this.payloadSerializer = options.serializer ?? new JsonSerializer();
+    this.payloadDeserializer = options.deserializer ?? new JsonDeserializer();
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65535) {
+      throw new RangeError(`concurrency must be an integer in 1..65535, got ${concurrency}`);
+    }
+    this.concurrency = concurrency;
+    const receiveMaximum = options.receiveMaximum ?? Math.max(concurrency, DEFAULT_RECEIVE_MAXIMUM);
+    if (!Number.isInteger(receiveMaximum) || receiveMaximum < concurrency || receiveMaximum > 65535) {
+      throw new RangeError(`receiveMaximum must be an integer in concurrency..65535 (${concurrency}..65535), got ${receiveMaximum}`);
+    }
+    this.receiveMaximum = receiveMaximum;
+    this.maxQueued = options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED;
+    this.ackAfterHandling = (options.ackMode ?? 'after-handling') === 'after-handling';
+    this.compat = options.compat ?? false;
+  }
+
+  /** Connection status: 'connected', 'disconnected', 'reconnecting', 'closed'. */
+  override get status(): Observable<Mqtt5Status> {
+    return super.status as Observable<Mqtt5Status>;
+  }
+
+  /** Number of QoS 0 messages dropped because `maxQueuedMessages` was reached. */
+  get droppedMessages(): number {
+    return this.dropped;
+  }
+
+  /** Handlers running right now. */
+  get handlersInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Connects, subscribes every handler pattern, then calls back (with the error if any step failed). */
+  async listen(callback: (...optionalParams: unknown[]) => any): Promise<void> {
+    try {
+      await this.start();
+    } catch (err) {
+      callback(err);
+      return;
+    }
+    callback();
+  }
+
+  private async start(): Promise<void> {
+    this.closing = false;
+    // Build (and validate) every subscription before touching the network.
+    this.entries = this.buildEntries();
+    const { client, connectOptions } = createMqttClient(this.options, 'server', {
+      receiveMaximum: this.receiveMaximum,
+      manualAck: true,
+    });
+    this.client = client;
+    this.bindStatus(client);
+    // A resumed session delivers what the broker kept for it right after CONNACK, before our
+    // SUBSCRIBEs are answered: route those messages by pattern instead of losing them.
+    client.on('unhandledMessage', this.onUnhandled);
+    for (const { event, callback } of this.pendingListeners.splice(0)) listen(client, event, callback);
+    await client.connect(connectOptions);
+    // One SUBSCRIBE per handler. When patterns overlap, each gets its own subscription identifier
+    // (if the broker supports them) so that a message reaches exactly the handlers it matched,
+    // whether the broker sends one copy or one per subscription. Without overlap there is
+    // nothing to tell apart, and the broker can forward messages without re-encoding them.
+    const identifiers = client.serverLimits.subscriptionIdentifiersAvailable && this.patternsOverlap();
+    const subacks = await Promise.all(
+      this.entries.map((entry, i) =>
+        client.subscribe(
+          identifiers
+            ? { subscriptions: [entry.subscription], properties: { subscriptionIdentifier: i + 1 } }
+            : { subscriptions: [entry.subscription] },
+          entry.onMessage,
+        ),
+      ),
+    );
+    subacks.forEach((suback: SubackPacket, i) => {
+      const code = suback.reasonCodes[0] ?? RC_UNSPECIFIED_ERROR;
+      if (code >= 0x80) {
+        throw new Mqtt5SubscribeError(this.entries[i]!.topicFilter, code, suback.properties?.reasonString);
+      }
+    });
+  }
+
+  private buildEntries(): HandlerEntry[] {
+    const entries: HandlerEntry[] = [];
+    const byFilter = new Map<string, string>();
+    for (const [key, handler] of this.messageHandlers) {
+      const { pattern, subscription } = buildSubscription(
+        key,
+        handler.extras as Mqtt5PatternExtras | undefined,
+        this.options.subscribeOptions,
+      );
+      const clash = byFilter.get(subscription.topicFilter);
+      if (clash !== undefined) {
+        throw new Mqtt5TransportError(
+          'DUPLICATE_SUBSCRIPTION',
+          `Handlers "${clash}" and "${key}" both subscribe "${subscription.topicFilter}"; give them one pattern`,
+          0x8f,
+        );
+      }
+      byFilter.set(subscription.topicFilter, key);
+      const entry: HandlerEntry = {
+        key,
+        pattern,
+        topicFilter: subscription.topicFilter,
+        handler,
+        isEvent: handler.isEventHandler === true,
+        subscription,
+        onMessage: (message: InboundMessage) => this.dispatch(entry, message),
+      };
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  private patternsOverlap(): boolean {
+    const entries = this.entries;
+    for (let i = 0; i < entries.length; i++) {
+      for (let j = i + 1; j < entries.length; j++) {
+        if (filtersOverlap(entries[i]!.pattern, entries[j]!.pattern)) return true;
+      }
+    }
+    return false;
+  }
+
+  private bindStatus(client: MqttClient): void {
+    client.on('connected', () => this._status$.next(Mqtt5Status.CONNECTED));
+    client.on('reconnected', () => this._status$.next(Mqtt5Status.CONNECTED));
+    client.on('disconnected', () => this._status$.next(Mqtt5Status.DISCONNECTED));
+    client.on('closed', (reason) => {
+      // Only the reconnect policy stops the client while the server still uses it.
+      if (this.client === client && !this.closing) {
+        this.logger.error(new Mqtt5TransportError('CLIENT_STOPPED', `The MQTT client stopped reconnecting: ${reason.message}`, reason.reasonCode, { cause: reason }));
+        this._status$.next(Mqtt5Status.CLOSED);
+      }
+    });
+    client.on('reconnecting', () => this._status$.next(Mqtt5Status.RECONNECTING));
+    client.on('error', (err: unknown) => this.logger.error(err));
+  }
+
+  // ---- message flow -------------------------------------------------------------------------
+
+  /** A message no subscription callback took (e.g. kept by the broker for a resumed session). */
+  private readonly onUnhandled = (message: InboundMessage): void => {
+    let matched = false;
+    for (const entry of this.entries) {
+      if (topicMatches(entry.pattern, message.topic)) {
+        matched = true;
+        this.dispatch(entry, message);
+      }
+    }
+    if (matched) return;
+    // A subscription of an earlier incarnation of this service that it no longer has: nobody
+    // will handle it, so acknowledge it rather than hold back the acks of later messages.
+    this.logger.warn(`No handler for a message on "${message.topic}" (left from an earlier session); acknowledged`);
+    if (message.qos !== 0) this.client?.ack(message, RC_SUCCESS);
+  };
+
+  private dispatch(entry: HandlerEntry, message: InboundMessage): void {
+    // While closing, leave new messages unacknowledged: the broker redelivers them.
+    if (this.closing) return;
+    // One PUBLISH may reach several handlers (overlapping patterns): acknowledge it once, when
+    // the last of them settled. The client hands it to all of them before any can settle.
+    const carrier = message as CountedMessage;
+    carrier[HANDLERS] = (carrier[HANDLERS] ?? 0) + 1;
+    if (this.inFlight < this.concurrency) {
+      this.run(entry, message);
+      return;
+    }
+    if (message.qos === 0 && this.queue.length >= this.maxQueued) {
+      // QoS 0 is not flow-controlled by the receive maximum; bound the queue and say so.
+      (message as CountedMessage)[HANDLERS]!--;
+      if (this.dropped++ % 1000 === 0) {
+        this.logger.warn(`Handler queue full (${this.maxQueued}): dropped ${this.dropped} QoS 0 message(s) so far`);
+      }
+      return;
+    }
+    this.queue.push({ entry, message });
+  }
+
+  private run(entry: HandlerEntry, message: InboundMessage): void {
+    this.inFlight++;
+    if (!this.ackAfterHandling) this.acknowledge(message, RC_SUCCESS);
+    const packet = message;
+    const context = new Mqtt5Context([packet.topic, packet, entry.pattern, entry.topicFilter]);
+    const properties = packet.properties;
+    const responseTopic = properties?.responseTopic;
+
+    let data: unknown;
+    let compatId: string | undefined;
+    try {
+      if (this.compat && responseTopic === undefined) {
+        const envelope = decodeCompatIncoming(packet.payload);
+        if (envelope) {
+          data = envelope.data;
+          compatId = envelope.id;
+        } else {
+          data = this.payloadDeserializer.deserialize(packet.payload, properties);
+        }
+      } else {
+        data = this.payloadDeserializer.deserialize(packet.payload, properties);
+      }
+    } catch (err) {
+      this.logger.error(
+        new Mqtt5TransportError('DESERIALIZE_FAILED', `Cannot deserialize the payload on "${packet.topic}"`, 0x99, {
+          cause: err,
+        }),
+      );
+      this.finish(message, RC_PAYLOAD_FORMAT_INVALID);
+      return;
+    }
+
+    if (entry.isEvent || (responseTopic === undefined && compatId === undefined)) {
+      this.handleEventMessage(entry, message, data, context);
+    } else if (responseTopic !== undefined) {
+      this.handleNativeRequest(entry, message, data, context, responseTopic, properties!.correlationData);
+    } else {
+      this.handleCompatRequest(entry, message, data, context, compatId!);
+    }
+  }
+
+  /** An event (or a request nobody can be answered for): run the handler, then acknowledge. */
+  private handleEventMessage(entry: HandlerEntry, message: InboundMessage, data: unknown, context: Mqtt5Context): void {
+    this.withProcessingHooks(context, async (runEndHook) => {
+      let result: unknown;
+      try {
+        result = await entry.handler(data, context);
+      } catch (err) {
+        // Nest's handler proxies turn errors into error streams; a raw handler may still throw.
+        runEndHook();
+        this.logger.error(err);
+        this.finish(message, RC_UNSPECIFIED_ERROR);
+        return;
+      }
+      if (!isObservable(result)) {
+        runEndHook();
+        this.finish(message, RC_SUCCESS);
+        return;
+      }
+      result.subscribe({
+        // Nest's exception layer has already reported the failure (it logs event handler errors
+        // because propagatesEventHandlerErrors is false); here it only decides the ack code.
+        error: () => {
+          runEndHook();
+          this.finish(message, RC_UNSPECIFIED_ERROR);
+        },
+        complete: () => {
+          runEndHook();
+          this.finish(message, RC_SUCCESS);
+        },
+      });
+    });
+  }
+
+  /** A v5 request: answer on its response topic with its correlation data. */
+  private handleNativeRequest(
+    entry: HandlerEntry,
+    message: InboundMessage,
+    data: unknown,
+    context: Mqtt5Context,
+    responseTopic: string,
+    correlationData: Buffer | undefined,
+  ): void {
+    const qos = this.options.replyQos ?? message.qos;
+    this.withProcessingHooks(context, async (runEndHook) => {
+      let result: unknown;
+      try {
+        result = await entry.handler(data, context);
+      } catch (err) {
+        runEndHook();
+        this.logger.error(err);
+        await this.publishReply(responseTopic, correlationData, qos, ERROR_PROPERTY, toErrorObject(err));
+        this.finish(message, RC_UNSPECIFIED_ERROR);
+        return;
+      }
+      if (!isObservable(result)) {
+        // Fast path: one value, one reply, no stream machinery.
+        runEndHook();
+        const ok = await this.publishReply(responseTopic, correlationData, qos, undefined, result);
+        this.finish(message, ok ? RC_SUCCESS : RC_UNSPECIFIED_ERROR);
+        return;
+      }
+      let failed = false;
+      let done = false;
+      const respond = async (packet: WritePacket): Promise<void> => {
+        if (done) return;
+        if (packet.err !== undefined) {
+          done = true;
+          failed = true;
+          await this.publishReply(responseTopic, correlationData, qos, ERROR_PROPERTY, toErrorObject(packet.err));
+        } else if ('response' in packet) {
+          if (packet.isDisposed) done = true;
+          const ok = await this.publishReply(
+            responseTopic,
+            correlationData,
+            qos,
+            packet.isDisposed ? undefined : NEXT_PROPERTY,
+            packet.response,
+          );
+          failed ||= !ok;
+        } else if (packet.isDisposed) {
+          done = true;
+          const ok = await this.publishReply(responseTopic, correlationData, qos, END_PROPERTY, undefined);
+          failed ||= !ok;
+        }
+        if (done) this.finish(message, failed ? RC_UNSPECIFIED_ERROR : RC_SUCCESS);
+      };
+      this.send((result as Observable<unknown>).pipe(finalize(runEndHook)), respond);
+    });
+  }
+
+  /** A request from a client of Nest's built-in MQTT transport: answer on `<topic>/reply`. */
+  private handleCompatRequest(
+    entry: HandlerEntry,
+    message: InboundMessage,
+    data: unknown,
+    context: Mqtt5Context,
+    id: string,
+  ): void {
+    const replyTopic = compatReplyTopic(context.getTopic());
+    const qos = this.options.replyQos ?? message.qos;
+    let done = false;
+    this.handleRequest(
+      context,
+      async () => {
+        try {
+          return this.transformToObservable(await entry.handler(data, context));
+        } catch (err) {
+          // A raw handler threw (Nest's proxies return error streams): answer with the error.
+          this.logger.error(err);
+          return throwError(() => err);
+        }
+      },
+      async (packet: WritePacket) => {
+        // An error ends the exchange, as for the built-in client; the completion after it is moot.
+        if (done) return;
+        done = packet.isDisposed === true || packet.err !== undefined;
+        const { data: response, options } = unwrapRecord(packet.response);
+        const payload = encodeCompatResponse({
+          id,
+          ...(packet.err !== undefined ? { err: toErrorObject(packet.err) } : {}),
+          ...('response' in packet ? { response } : {}),
+          ...(packet.isDisposed ? { isDisposed: true } : {}),
+        });
+        try {
+          await this.requireClient().publish({
+            topic: replyTopic,
+            payload,
+            qos: options?.qos ?? qos,
+            ...(options?.properties ? { properties: options.properties } : {}),
+          });
+        } catch (err) {
+          this.logger.error(err);
+        }
+        if (done) this.finish(message, RC_SUCCESS);
+      },
+    );
+  }
+
+  /**
+   * Publishes one response. `kind` marks stream values, completion and errors (none = final
+   * value). Resolves false (after logging) when the publish failed: the caller still settles.
+   */
+  private async publishReply(
+    topic: string,
+    correlationData: Buffer | undefined,
+    qos: QoS,
+    kind: readonly UserProperty[] | undefined,
+    value: unknown,
+  ): Promise<boolean> {
+    try {
+      const client = this.requireClient();
+      await client.publish(buildReply(this.payloadSerializer, topic, correlationData, qos, kind, value));
+      return true;
+    } catch (err) {
+      this.logger.error(
+        new Mqtt5TransportError('REPLY_FAILED', `Could not publish the response to "${topic}"`, undefined, { cause: err }),
+      );
+      return false;
+    }
+  }
+
+  /**
+   * Nest's processing hooks (instrumentation) around a handler. Without any installed — the
+   * usual case — the handler runs directly, sparing the hook machinery per message. `fn` never
+   * rejects: every failure is handled inside it.
+   */
+  private withProcessingHooks(context: Mqtt5Context, fn: (runEndHook: () => void) => Promise<void>): void {
+    if (this.onProcessingStartHook === this.defaultStartHook && this.onProcessingEndHook === undefined) {
+      void fn(noop);
+      return;
+    }
+    this.runWithProcessingHooks(context, fn);
+  }
+
+  /** A handler settled: acknowledge (after-handling mode), free its slot, start the next one. */
+  private finish(message: InboundMessage, reasonCode: number): void {
+    if (this.ackAfterHandling) this.acknowledge(message, reasonCode);
+    this.inFlight--;
+    while (this.inFlight < this.concurrency && this.queue.length > 0 && !this.closing) {
+      const next = this.queue.shift()!;
+      this.run(next.entry, next.message);
+    }
+    if (this.inFlight === 0 && this.drained) this.drained();
+  }
+
+  /**
+   * Counts one handler of `message` done; the last one sends the PUBACK/PUBREC (QoS 1/2 only).
+   * A failure of any handler wins over success in the reason code.
+   */
+  private acknowledge(message: InboundMessage, reasonCode: number): void {
+    const carrier = message as CountedMessage;
+    if (reasonCode !== RC_SUCCESS) carrier[ACK_CODE] = reasonCode;
+    if (--carrier[HANDLERS]! > 0) return;
+    // The client sends it on the connection that delivered the message, in receive order; after
+    // that connection is gone it sends nothing and the broker redelivers.
+    if (message.qos !== 0) this.client?.ack(message, carrier[ACK_CODE] ?? RC_SUCCESS);
+  }
+
+  private requireClient(): MqttClient {
+    if (!this.client) throw new Mqtt5NotConnectedError('call listen() before publishing');
+    return this.client;
+  }
+
+  // ---- Nest surface -------------------------------------------------------------------------
+
+  /**
+   * Stops taking messages, lets handlers in flight finish (up to `closeTimeout`), then
+   * disconnects. Messages not yet started stay unacknowledged, so the broker redelivers them.
+   */
+  async close(): Promise<void> {
+    const client = this.client;
+    this.closing = true;
+    // Not started, not acknowledged: the broker redelivers them (QoS 1/2) to the next consumer.
+    this.queue.drain();
+    if (this.inFlight > 0) {
+      const timeout = this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        timer = setTimeout(() => {
+          this.logger.warn(`close(): ${this.inFlight} handler(s) still running after ${timeout} ms; disconnecting`);
+          resolve();
+        }, timeout);
+      });
+      clearTimeout(timer);
+      this.drained = undefined;
+    }
+    if (client) {
+      this.client = undefined;
+      try {
+        await client.disconnect();
+      } catch (err) {
+        this.logger.error(err);
+      }
+    }
+    this._status$.next(Mqtt5Status.CLOSED);
+  }
+
+  /** Listens to the MqttClient's events ('connected', 'disconnected', 'reconnecting', 'reconnected', 'error', …). */
+  on<EventKey extends keyof Mqtt5Events = keyof Mqtt5Events, EventCallback extends Mqtt5Events[EventKey] = Mqtt5Events[EventKey]>(
+    event: EventKey,
+    callback: EventCallback,
+  ): void {
+    if (this.client) listen(this.client, event, callback as (...args: any[]) => void);
+    else this.pendingListeners.push({ event, callback: callback as (...args: any[]) => void });
+  }
+
+  /** The underlying {@link MqttClient}. */
+  unwrap<T = MqttClient>(): T {
+    if (!this.client) throw new Mqtt5NotConnectedError('call listen() (app.listen()) before unwrap()');
+    return this.client as T;
+  }
+}
+
+function noop(): void {}
+
+/** What an error becomes on the wire: Nest's exception layer yields plain objects already. */
+function toErrorObject(err: unknown): unknown {
+  if (err instanceof Error) return { status: 'error', message: err.message };
+  return err;
+}
+

@@ -3,10 +3,10 @@
  * secure WebSocket), prints the bound addresses, and closes cleanly on SIGINT/SIGTERM
  * (DISCONNECT 0x8B Server shutting down to every client).
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { BrokerOptionsError, MqttBroker, type ClientInfo, type ListenOptions, type MqttBrokerOptions } from '../broker/index.js';
 import { formatDisconnectReason, formatReasonCode, UsageError } from './errors.js';
+import { readPem } from './files.js';
 import { integerIn, positiveSecondsToMs } from './parse.js';
 import { LineWriter, ShutdownSignal } from './runtime.js';
 
@@ -71,15 +71,6 @@ export function registerBroker(program: Command): void {
     .option('-v, --verbose', 'log connections and subscriptions; -vv also every message', count, 0)
     .addHelpText('after', EXAMPLES)
     .action((options: BrokerCliOptions) => runBroker(options));
-}
-
-async function readPem(file: string | undefined, option: string): Promise<Buffer | undefined> {
-  if (file === undefined) return undefined;
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new UsageError(`Cannot read ${option} ${file}: ${(err as Error).message}`, { cause: err });
-  }
 }
 
 /** The listeners to open; TLS ones need --tls-cert and --tls-key. */

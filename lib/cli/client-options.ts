@@ -3,7 +3,6 @@
  * credentials, TLS files, reconnect delays and the will message — registered on a commander
  * command, and turned into an {@link MqttClient} plus the options of its `connect()`.
  */
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import {
   connectionFromUrl,
@@ -14,6 +13,7 @@ import {
 } from '../client/index.js';
 import type { QoS } from '../codec/index.js';
 import { UsageError } from './errors.js';
+import { readPem } from './files.js';
 import { integerIn, parseBrokerUrl, parseQos, parseTopicName, positiveSecondsToMs, secondsToMs } from './parse.js';
 
 /** Broker used when neither `-b` nor `MQTT_URL` is given. */
@@ -101,15 +101,6 @@ function checkCombinations(o: ClientCliOptions): void {
   if ((o.cert === undefined) !== (o.key === undefined)) throw new UsageError('--cert and --key go together.');
   if (o.reconnectDelay !== undefined && o.maxReconnectDelay !== undefined && o.maxReconnectDelay < o.reconnectDelay) {
     throw new UsageError('--max-reconnect-delay must not be below --reconnect-delay.');
-  }
-}
-
-async function readPem(file: string | undefined, option: string): Promise<Buffer | undefined> {
-  if (file === undefined) return undefined;
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new UsageError(`Cannot read ${option} ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -3,6 +3,7 @@
  * The client calls `connect()` for the first connection and again for every reconnect, so an
  * implementation may pick another address, refresh credentials or apply its own dial policy.
  */
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -65,4 +66,32 @@ export function openSocket<S extends Duplex>(
     socket.once(readyEvent, onReady);
     socket.once('error', onError);
   });
+}
+
+/**
+ * What TcpConnection and TlsConnection share: remember the socket last opened so that `close()`
+ * can destroy it. Subclasses only say how to open (and wait for) their kind of socket.
+ * @internal
+ */
+export abstract class SocketConnection<S extends net.Socket> implements Connection {
+  readonly brokerUrl: string;
+  private socket: S | undefined;
+
+  protected constructor(brokerUrl: string) {
+    this.brokerUrl = brokerUrl;
+  }
+
+  async connect(signal: AbortSignal): Promise<MqttStream> {
+    const socket = await this.open(signal);
+    this.socket = socket;
+    return socket;
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  /** Opens a socket to the broker; resolves once it is ready for MQTT bytes (see {@link openSocket}). */
+  protected abstract open(signal: AbortSignal): Promise<S>;
 }

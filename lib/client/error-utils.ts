@@ -7,6 +7,7 @@ export function reasonOf(error: unknown): number {
   return error instanceof MqttProtocolError || error instanceof MqttClientError ? error.reasonCode : 0x80;
 }
 
+/** The message of a thrown value (an Error's message, else its string form). */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -24,6 +25,7 @@ export function asRequestError(error: unknown, subscribe: boolean): MqttClientEr
   return new Type(reasonOf(error), errorMessage(error), { cause: error });
 }
 
+/** Any thrown value as an MqttClientError (an MqttClientError passes through). */
 export function asClientError(error: unknown): MqttClientError {
   if (error instanceof MqttClientError) return error;
   return new MqttClientError(reasonOf(error), errorMessage(error), { cause: error });

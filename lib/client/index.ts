@@ -33,6 +33,7 @@ export {
   type PublishResult,
   type SessionStore,
 } from './session.js';
+export { Queue } from './queue.js';
 export { ExponentialBackoff, type BackoffOptions } from './reconnect.js';
 export type { Authenticator } from './auth.js';
 export * from './errors.js';

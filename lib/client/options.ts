@@ -91,6 +91,7 @@ export interface WillOptions {
   properties?: WillProperties;
 }
 
+/** The PUBLISH properties a will message may carry, plus its Will Delay Interval (spec 3.1.3.2). */
 export type WillProperties = Pick<
   Properties,
   | 'willDelayInterval'
@@ -102,6 +103,7 @@ export type WillProperties = Pick<
   | 'userProperties'
 >;
 
+/** The CONNECT properties an application may set (the client manages the authentication ones). */
 export type ConnectProperties = Pick<
   Properties,
   | 'sessionExpiryInterval'
@@ -136,6 +138,7 @@ export interface ConnectOptions {
   authenticator?: Authenticator;
 }
 
+/** The PUBLISH properties an application may set (subscription identifiers are the server's). */
 export type PublishProperties = Pick<
   Properties,
   | 'payloadFormatIndicator'

@@ -160,7 +160,7 @@ export class SubscriptionRegistry {
       } else {
         if (sameSink(first, e)) continue;
         if (seen === undefined) seen = [first];
-        else if (seen.some((s) => sameSink(s, e))) continue;
+        else if (hasSink(seen, e)) continue;
         seen.push(e);
       }
       if (this.deliver(e, msg)) delivered++;
@@ -170,16 +170,18 @@ export class SubscriptionRegistry {
 
   private dispatchByIdentifier(msg: MqttMessage, ids: number | number[]): number {
     const targets: ActiveSubscription[] = [];
-    const collect = (id: number): void => {
-      const list = this.byIdentifier.get(id);
-      if (list === undefined) return;
-      for (const e of list) if (!targets.some((t) => sameSink(t, e))) targets.push(e);
-    };
-    if (typeof ids === 'number') collect(ids);
-    else for (const id of ids) collect(id);
+    if (typeof ids === 'number') this.collectTargets(ids, targets);
+    else for (const id of ids) this.collectTargets(id, targets);
     let delivered = 0;
     for (const e of targets) if (this.deliver(e, msg)) delivered++;
     return delivered;
+  }
+
+  /** Adds the subscriptions of identifier `id` to `targets`, one per sink. */
+  private collectTargets(id: number, targets: ActiveSubscription[]): void {
+    const list = this.byIdentifier.get(id);
+    if (list === undefined) return;
+    for (const e of list) if (!hasSink(targets, e)) targets.push(e);
   }
 
   /** Hands `msg` to one subscription's sink; false when that is a closed receiver (which drops it). */
@@ -216,4 +218,10 @@ export class SubscriptionRegistry {
 
 function sameSink(a: ActiveSubscription, b: ActiveSubscription): boolean {
   return a.receiver !== undefined ? a.receiver === b.receiver : a.handler === b.handler;
+}
+
+/** Whether one of `list` delivers to the same sink as `e` (a loop, not `some()`: no closure per message). */
+function hasSink(list: readonly ActiveSubscription[], e: ActiveSubscription): boolean {
+  for (let i = 0; i < list.length; i++) if (sameSink(list[i]!, e)) return true;
+  return false;
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { openSocket, type Connection, type MqttStream } from './connection.js';
+import { openSocket, SocketConnection } from './connection.js';
 
 /** Options of {@link TcpConnection}. */
 export interface TcpConnectionOptions {
@@ -17,26 +17,17 @@ export interface TcpConnectionOptions {
 }
 
 /** Plain TCP connection to a broker (`mqtt://` / `tcp://`). */
-export class TcpConnection implements Connection {
-  readonly brokerUrl: string;
+export class TcpConnection extends SocketConnection<net.Socket> {
   private readonly options: TcpConnectionOptions;
-  private socket: net.Socket | undefined;
 
   constructor(options: TcpConnectionOptions) {
+    super(`mqtt://${formatHost(options.host)}:${options.port ?? 1883}`);
     this.options = options;
-    this.brokerUrl = `mqtt://${formatHost(options.host)}:${options.port ?? 1883}`;
   }
 
-  async connect(signal: AbortSignal): Promise<MqttStream> {
+  protected open(signal: AbortSignal): Promise<net.Socket> {
     const { host, port = 1883, noDelay = true, socketOptions } = this.options;
-    const socket = await openSocket(() => net.connect({ ...socketOptions, host, port, noDelay }), 'connect', signal);
-    this.socket = socket;
-    return socket;
-  }
-
-  close(): void {
-    this.socket?.destroy();
-    this.socket = undefined;
+    return openSocket(() => net.connect({ ...socketOptions, host, port, noDelay }), 'connect', signal);
   }
 }
 

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { openSocket, type Connection, type MqttStream } from './connection.js';
+import { openSocket, SocketConnection } from './connection.js';
 import { formatHost } from './tcp.js';
 
 /** Options of {@link TlsConnection}. */
@@ -28,17 +28,15 @@ export interface TlsConnectionOptions {
 }
 
 /** TLS connection to a broker (`mqtts://` / `tls://`). */
-export class TlsConnection implements Connection {
-  readonly brokerUrl: string;
+export class TlsConnection extends SocketConnection<tls.TLSSocket> {
   private readonly options: TlsConnectionOptions;
-  private socket: tls.TLSSocket | undefined;
 
   constructor(options: TlsConnectionOptions) {
+    super(`mqtts://${formatHost(options.host)}:${options.port ?? 8883}`);
     this.options = options;
-    this.brokerUrl = `mqtts://${formatHost(options.host)}:${options.port ?? 8883}`;
   }
 
-  async connect(signal: AbortSignal): Promise<MqttStream> {
+  protected async open(signal: AbortSignal): Promise<tls.TLSSocket> {
     const o = this.options;
     const servername = o.servername ?? (net.isIP(o.host) === 0 ? o.host : undefined);
     const connectOptions: tls.ConnectionOptions = {
@@ -54,12 +52,6 @@ export class TlsConnection implements Connection {
     };
     const socket = await openSocket(() => tls.connect(connectOptions), 'secureConnect', signal);
     socket.setNoDelay(o.noDelay ?? true);
-    this.socket = socket;
     return socket;
-  }
-
-  close(): void {
-    this.socket?.destroy();
-    this.socket = undefined;
   }
 }

@@ -19,6 +19,7 @@ export const PacketType = {
   DISCONNECT: 14,
   AUTH: 15,
 } as const;
+/** A packet type number (1 CONNECT … 15 AUTH). */
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 
 /** Names of packet types, indexed by type number (for messages and logs). */
@@ -27,6 +28,7 @@ export const PACKET_NAMES: readonly string[] = [
   'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH',
 ];
 
+/** Quality of service: 0 at most once, 1 at least once, 2 exactly once. */
 export type QoS = 0 | 1 | 2;
 
 /** A User Property: name and value. Order is preserved and a name may repeat (spec 3.3.2.3.7). */
@@ -76,6 +78,7 @@ export interface Will {
   properties?: Properties;
 }
 
+/** CONNECT (spec 3.1): opens a session; protocol level 5 only. */
 export interface ConnectPacket {
   type: typeof PacketType.CONNECT;
   /** Always 'MQTT' for v5; the decoder refuses anything else with 0x84. */
@@ -91,6 +94,7 @@ export interface ConnectPacket {
   properties?: Properties;
 }
 
+/** CONNACK (spec 3.2): the server's answer to CONNECT. */
 export interface ConnackPacket {
   type: typeof PacketType.CONNACK;
   sessionPresent: boolean;
@@ -98,6 +102,7 @@ export interface ConnackPacket {
   properties?: Properties;
 }
 
+/** PUBLISH (spec 3.3): an application message. Decoded payloads are views into the received bytes. */
 export interface PublishPacket {
   type: typeof PacketType.PUBLISH;
   /** May be '' when a topic alias is set. */
@@ -120,9 +125,13 @@ export interface AckPacket<T extends number> {
   reasonCode?: number;
   properties?: Properties;
 }
+/** PUBACK (spec 3.4): acknowledges a QoS 1 PUBLISH. */
 export type PubackPacket = AckPacket<typeof PacketType.PUBACK>;
+/** PUBREC (spec 3.5): first acknowledgement of a QoS 2 PUBLISH. */
 export type PubrecPacket = AckPacket<typeof PacketType.PUBREC>;
+/** PUBREL (spec 3.6): releases a QoS 2 message after PUBREC. */
 export type PubrelPacket = AckPacket<typeof PacketType.PUBREL>;
+/** PUBCOMP (spec 3.7): completes a QoS 2 exchange. */
 export type PubcompPacket = AckPacket<typeof PacketType.PUBCOMP>;
 
 /** One topic filter of SUBSCRIBE with its subscription options (spec 3.8.3.1). */
@@ -134,6 +143,7 @@ export interface Subscription {
   retainHandling?: 0 | 1 | 2;
 }
 
+/** SUBSCRIBE (spec 3.8): one or more topic filters with their options. */
 export interface SubscribePacket {
   type: typeof PacketType.SUBSCRIBE;
   packetId: number;
@@ -141,6 +151,7 @@ export interface SubscribePacket {
   properties?: Properties;
 }
 
+/** SUBACK (spec 3.9): one reason code per filter of the SUBSCRIBE, in order. */
 export interface SubackPacket {
   type: typeof PacketType.SUBACK;
   packetId: number;
@@ -148,6 +159,7 @@ export interface SubackPacket {
   properties?: Properties;
 }
 
+/** UNSUBSCRIBE (spec 3.10): topic filters to remove. */
 export interface UnsubscribePacket {
   type: typeof PacketType.UNSUBSCRIBE;
   packetId: number;
@@ -155,6 +167,7 @@ export interface UnsubscribePacket {
   properties?: Properties;
 }
 
+/** UNSUBACK (spec 3.11): one reason code per filter of the UNSUBSCRIBE, in order. */
 export interface UnsubackPacket {
   type: typeof PacketType.UNSUBACK;
   packetId: number;
@@ -162,10 +175,12 @@ export interface UnsubackPacket {
   properties?: Properties;
 }
 
+/** PINGREQ (spec 3.12): keep alive probe from the client. */
 export interface PingreqPacket {
   type: typeof PacketType.PINGREQ;
 }
 
+/** PINGRESP (spec 3.13): the server's answer to PINGREQ. */
 export interface PingrespPacket {
   type: typeof PacketType.PINGRESP;
 }
@@ -185,6 +200,7 @@ export interface AuthPacket {
   properties?: Properties;
 }
 
+/** Any MQTT v5 control packet, discriminated by `type`. */
 export type Packet =
   | ConnectPacket
   | ConnackPacket

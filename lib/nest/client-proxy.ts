@@ -15,7 +15,7 @@ import {
   Mqtt5RequestTimeoutError,
   Mqtt5SubscribeError,
 } from './errors.js';
-import { createMqttClient, listen, sessionPresentOf, type Mqtt5Events } from './mqtt-client.js';
+import { ClientListeners, createMqttClient, sessionPresentOf, type Mqtt5Events } from './mqtt-client.js';
 import type { Mqtt5ClientOptions } from './options.js';
 import { PendingRequests, type PendingRequest } from './pending.js';
 import {
@@ -55,7 +55,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   private connecting: Promise<MqttClient> | undefined;
   /** Whether connect() has completed on the current client. */
   private connected = false;
-  private readonly pendingListeners: { event: keyof Mqtt5Events; callback: (...args: any[]) => void }[] = [];
+  private readonly listeners = new ClientListeners();
   private readonly pending: PendingRequests<number>;
   private readonly compatPending: PendingRequests<string>;
   private readonly compatSubscriptions = new Map<string, Promise<void>>();
@@ -109,7 +109,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     const { client } = created;
     this.client = client;
     this.bindEvents(client);
-    for (const { event, callback } of this.pendingListeners.splice(0)) listen(client, event, callback);
+    this.listeners.attach(client);
     const connecting = this.open(created).catch(async (err: unknown) => {
       // A failed connection is not cached: the next send()/emit() starts over with a new client.
       if (this.connecting === connecting) this.connecting = undefined;
@@ -500,8 +500,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     event: EventKey,
     callback: EventCallback,
   ): void {
-    if (this.client) listen(this.client, event, callback as (...args: any[]) => void);
-    else this.pendingListeners.push({ event, callback: callback as (...args: any[]) => void });
+    this.listeners.add(this.client, event, callback as (...args: any[]) => void);
   }
 
   /** The underlying {@link MqttClient} (after `connect()`). */

@@ -78,6 +78,7 @@ function parseJson(payload: Buffer): unknown {
   try {
     return JSON.parse(payload.toString('utf8'));
   } catch {
+    // Not JSON, so not an envelope of Nest's MQTT transport: the caller treats it as a plain payload.
     return undefined;
   }
 }

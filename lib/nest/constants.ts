@@ -11,15 +11,24 @@ export const Mqtt5Status = {
   RECONNECTING: 'reconnecting',
   CLOSED: 'closed',
 } as const;
+/** One of the {@link Mqtt5Status} values. */
 export type Mqtt5Status = (typeof Mqtt5Status)[keyof typeof Mqtt5Status];
 
 /** Broker URL used when neither `url` nor `connection` is given. */
 export const DEFAULT_URL = 'mqtt://127.0.0.1:1883';
+/** QoS of subscriptions and of messages sent by ClientMqtt5 when not set. */
 export const DEFAULT_QOS = 1;
+/** Handlers ServerMqtt5 runs at once when `concurrency` is not set. */
 export const DEFAULT_CONCURRENCY = 128;
+/** CONNECT Receive Maximum of ServerMqtt5 when `receiveMaximum` is not set. */
 export const DEFAULT_RECEIVE_MAXIMUM = 1024;
+/** Messages ServerMqtt5 queues for a free handler slot; QoS 0 ones beyond it are dropped (QoS 1/2 are bounded by the receive maximum). */
 export const DEFAULT_MAX_QUEUED = 10_000;
+/** Milliseconds `close()` waits for running handlers. */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
+/** Milliseconds ClientMqtt5 waits for a response when `requestTimeout` is not set. */
 export const DEFAULT_REQUEST_TIMEOUT = 30_000;
+/** Prefix of the per-client response topic of ClientMqtt5. */
 export const DEFAULT_RESPONSE_PREFIX = 'nest-mqtt5/responses';
+/** Keep alive, in seconds, when `keepAlive` is not set. */
 export const DEFAULT_KEEP_ALIVE = 60;

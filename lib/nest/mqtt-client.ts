@@ -89,6 +89,25 @@ export function sessionPresentOf(args: unknown[]): boolean {
 }
 
 /** Adds an event listener by name (events typed loosely, as Nest's `on()` passes them through). */
-export function listen(client: MqttClient, event: string, callback: (...args: any[]) => void): void {
+function listen(client: MqttClient, event: string, callback: (...args: any[]) => void): void {
   (client as unknown as NodeJS.EventEmitter).on(event, callback);
+}
+
+/**
+ * The listeners given to a transport's `on()`: attached to the MqttClient at once when it exists,
+ * otherwise kept until {@link ClientListeners.attach} is called with the client once it is built.
+ */
+export class ClientListeners {
+  private readonly pending: { event: string; callback: (...args: any[]) => void }[] = [];
+
+  /** Listens on `client`, or remembers the listener when there is no client yet. */
+  add(client: MqttClient | undefined, event: string, callback: (...args: any[]) => void): void {
+    if (client) listen(client, event, callback);
+    else this.pending.push({ event, callback });
+  }
+
+  /** Attaches (and forgets) every remembered listener to the newly built `client`. */
+  attach(client: MqttClient): void {
+    for (const { event, callback } of this.pending.splice(0)) listen(client, event, callback);
+  }
 }

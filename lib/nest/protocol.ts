@@ -15,12 +15,18 @@ import type { UserProperty } from '../codec/index.js';
  */
 export const REPLY_KIND = 'nest-mqtt5-reply';
 
+/** {@link REPLY_KIND} value: one stream value, more follow. */
 export const REPLY_NEXT = 'next';
+/** {@link REPLY_KIND} value: the stream completed. */
 export const REPLY_END = 'end';
+/** {@link REPLY_KIND} value: the stream failed; the payload is the error. */
 export const REPLY_ERROR = 'error';
 
+/** User properties of a `next` response (shared, never mutated). */
 export const NEXT_PROPERTY: readonly UserProperty[] = [[REPLY_KIND, REPLY_NEXT]];
+/** User properties of an `end` response. */
 export const END_PROPERTY: readonly UserProperty[] = [[REPLY_KIND, REPLY_END]];
+/** User properties of an `error` response. */
 export const ERROR_PROPERTY: readonly UserProperty[] = [[REPLY_KIND, REPLY_ERROR]];
 
 /** The reply kind of a response's user properties (undefined = final value). */

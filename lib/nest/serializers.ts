@@ -59,6 +59,7 @@ export class JsonDeserializer implements Mqtt5Deserializer {
     try {
       return JSON.parse(text);
     } catch {
+      // Not JSON: a plain text or binary payload, as documented above; not an error.
       return isUtf8(payload) ? text : Buffer.from(payload);
     }
   }

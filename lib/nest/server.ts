@@ -1,7 +1,7 @@
 import { Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
 import { finalize, isObservable, throwError, type Observable } from 'rxjs';
 import { topicMatches, type QoS, type SubackPacket, type Subscription, type UserProperty } from '../codec/index.js';
-import type { MqttClient } from '../client/index.js';
+import { Queue, type MqttClient } from '../client/index.js';
 import {
   compatReplyTopic,
   decodeCompatIncoming,
@@ -17,8 +17,7 @@ import {
 } from './constants.js';
 import { Mqtt5Context } from './context.js';
 import { Mqtt5NotConnectedError, Mqtt5SubscribeError, Mqtt5TransportError } from './errors.js';
-import { Fifo } from './fifo.js';
-import { createMqttClient, listen, type InboundMessage, type Mqtt5Events } from './mqtt-client.js';
+import { ClientListeners, createMqttClient, type InboundMessage, type Mqtt5Events } from './mqtt-client.js';
 import type { Mqtt5PatternExtras, Mqtt5ServerOptions } from './options.js';
 import { END_PROPERTY, ERROR_PROPERTY, NEXT_PROPERTY } from './protocol.js';
 import { buildReply } from './reply.js';
@@ -74,7 +73,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   override transportId = MQTT5_TRANSPORT;
 
   private client: MqttClient | undefined;
-  private readonly pendingListeners: { event: keyof Mqtt5Events; callback: (...args: any[]) => void }[] = [];
+  private readonly listeners = new ClientListeners();
   private readonly payloadSerializer: Mqtt5Serializer;
   private readonly payloadDeserializer: Mqtt5Deserializer;
   private readonly concurrency: number;
@@ -86,7 +85,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   /** Nest's default (no-op) processing start hook, to tell when instrumentation installed one. */
   private readonly defaultStartHook = this.onProcessingStartHook;
   private entries: HandlerEntry[] = [];
-  private readonly queue = new Fifo<QueuedMessage>();
+  private readonly queue = new Queue<QueuedMessage>();
   private inFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -150,7 +149,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     // A resumed session delivers what the broker kept for it right after CONNACK, before our
     // SUBSCRIBEs are answered: route those messages by pattern instead of losing them.
     client.on('unhandledMessage', this.onUnhandled);
-    for (const { event, callback } of this.pendingListeners.splice(0)) listen(client, event, callback);
+    this.listeners.attach(client);
     await client.connect(connectOptions);
     // One SUBSCRIBE per handler. When patterns overlap, each gets its own subscription identifier
     // (if the broker supports them) so that a message reaches exactly the handlers it matched,
@@ -556,8 +555,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     event: EventKey,
     callback: EventCallback,
   ): void {
-    if (this.client) listen(this.client, event, callback as (...args: any[]) => void);
-    else this.pendingListeners.push({ event, callback: callback as (...args: any[]) => void });
+    this.listeners.add(this.client, event, callback as (...args: any[]) => void);
   }
 
   /** The underlying {@link MqttClient}. */

@@ -33,6 +33,7 @@ export function buildSubscription(
   try {
     shared = parseSharedSubscription(rawPattern);
   } catch {
+    // parseSharedSubscription throws only 0x8F for a malformed $share filter: restated with the pattern.
     throw new Mqtt5InvalidTopicError(rawPattern, 0x8f, 'malformed $share/<group>/<filter>');
   }
   if (shared) {

@@ -284,8 +284,8 @@ describe('manualAck', () => {
     expect(await h.conn.expect(PUBACK)).toMatchObject({ packetId: 4 });
   });
 
-  it('tolerates a server overshooting our Receive Maximum; pending acks do not disturb the connection', async () => {
-    h = await connected({}, MANUAL, { properties: { receiveMaximum: 2 } });
+  it('with enforceReceiveMaximum false, tolerates a server overshooting our Receive Maximum; pending acks do not disturb the connection', async () => {
+    h = await connected({}, { ...MANUAL, enforceReceiveMaximum: false }, { properties: { receiveMaximum: 2 } });
     const r = await subscribe(h);
     h.conn.send(pub('m/1', '1', 1, 1));
     h.conn.send(pub('m/2', '2', 2, 2));

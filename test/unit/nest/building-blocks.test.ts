@@ -11,7 +11,6 @@ import {
 import { Mqtt5Context } from '../../../lib/nest/context.js';
 import { Mqtt5InvalidTopicError, Mqtt5NotConnectedError } from '../../../lib/nest/errors.js';
 import { ServerMqtt5 } from '../../../lib/nest/server.js';
-import { Fifo } from '../../../lib/nest/fifo.js';
 import { createMqttClient } from '../../../lib/nest/mqtt-client.js';
 import { NEXT_PROPERTY, replyKind, REPLY_KIND } from '../../../lib/nest/protocol.js';
 import { buildReply } from '../../../lib/nest/reply.js';
@@ -293,22 +292,6 @@ describe('protocol helpers', () => {
     expect(replyKind(undefined)).toBeUndefined();
     expect(replyKind([['x', 'y']])).toBeUndefined();
     expect(replyKind([['x', 'y'], [REPLY_KIND, 'next']])).toBe('next');
-  });
-});
-
-describe('Fifo', () => {
-  it('keeps order across growth and wrap-around', () => {
-    const q = new Fifo<number>();
-    const seen: number[] = [];
-    let next = 0;
-    for (let round = 0; round < 50; round++) {
-      for (let i = 0; i < 7; i++) q.push(next++);
-      for (let i = 0; i < 5; i++) seen.push(q.shift()!);
-    }
-    seen.push(...q.drain());
-    expect(seen).toEqual(Array.from({ length: next }, (_, i) => i));
-    expect(q.length).toBe(0);
-    expect(q.shift()).toBeUndefined();
   });
 });
 

@@ -1,0 +1,139 @@
+/**
+ * The brokers under test, each in its own process: ours and Aedes as Node children (IPC for the port
+ * and for GC before memory readings), Mosquitto as /usr/sbin/mosquitto with a generated config.
+ * CPU and memory are read from /proc for all three alike.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Dialect } from './frames.js';
+
+/** A running broker process. */
+export interface BrokerProcess {
+  readonly name: string;
+  readonly dialect: Dialect;
+  readonly port: number;
+  readonly pid: number;
+  /** Runs a GC in Node brokers so that RSS reflects live memory; resolves with their memory usage (Mosquitto: undefined). */
+  gc(): Promise<NodeJS.MemoryUsage | undefined>;
+  stop(): Promise<void>;
+}
+
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system) used so far by process `pid`. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** Resident set size of `pid` in bytes. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+function startNode(name: string, script: string, dialect: Dialect): Promise<BrokerProcess> {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+    child.once('message', (m: { type: string; port: number }) => {
+      child.removeAllListeners('exit');
+      resolve({
+        name,
+        dialect,
+        port: m.port,
+        pid: child.pid!,
+        gc: () =>
+          new Promise<NodeJS.MemoryUsage>((res) => {
+            child.once('message', (r: { memory: NodeJS.MemoryUsage }) => res(r.memory));
+            child.send({ type: 'gc' });
+          }),
+        stop: async () => {
+          child.send({ type: 'stop' });
+          const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+          await exited(child);
+          clearTimeout(t);
+        },
+      });
+    });
+  });
+}
+
+/** Our broker in a child process. */
+export function startOurs(): Promise<BrokerProcess> {
+  return startNode('nest-mqtt5', './our-server.js', 'v5');
+}
+
+/** Aedes in a child process (MQTT 3.1.1). */
+export function startAedes(): Promise<BrokerProcess> {
+  return startNode('aedes', './aedes-server.js', 'v311');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, deadline: number): Promise<void> {
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Mosquitto 2.0 with its defaults, on a free port of 127.0.0.1. */
+export async function startMosquitto(): Promise<BrokerProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`);
+  const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
+  await waitForPort(port, Date.now() + 5000);
+  return {
+    name: 'mosquitto',
+    dialect: 'v5',
+    port,
+    pid: child.pid!,
+    gc: () => Promise.resolve(undefined),
+    stop: async () => {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited(child);
+      clearTimeout(t);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

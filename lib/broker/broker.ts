@@ -1,0 +1,113 @@
+/**
+ * MqttBroker: the public face of the embedded MQTT v5 broker. Options and hooks go to the
+ * constructor; `listen()` starts TCP/TLS/WebSocket listeners; `close()` shuts everything down.
+ */
+import { EventEmitter } from 'node:events';
+import { MqttProtocolError, PacketType, encodedLength, isReasonCodeAllowed, validateTopicName, type Properties, type QoS } from '../codec/index.js';
+import { BrokerCore, type BrokerMetrics } from './core.js';
+import { BrokerClosedError } from './errors.js';
+import type { BrokerEventMap } from './events.js';
+import { Listeners, type ListenAddresses, type ListenOptions } from './listeners.js';
+import { Message } from './message.js';
+import { resolveOptions, type MqttBrokerOptions } from './options.js';
+import { MemoryRetainedStore } from './retained.js';
+import { MemorySessionStore } from './store.js';
+
+/** A message published by the application itself through {@link MqttBroker.publish}. */
+export interface BrokerPublishOptions {
+  topic: string;
+  payload: Buffer | string;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: Properties;
+}
+
+/**
+ * An MQTT v5 broker to embed in a Node.js process.
+ *
+ * ```ts
+ * const broker = new MqttBroker({ authenticate: ({ username, password }) => check(username, password) });
+ * const { tcp, ws } = await broker.listen({ tcp: { port: 1883 }, ws: { port: 8080 } });
+ * broker.on('publish', (msg, client) => log(client?.clientId, msg.topic));
+ * await broker.close();
+ * ```
+ */
+export class MqttBroker extends EventEmitter<BrokerEventMap> {
+  private readonly core: BrokerCore;
+  private readonly network: Listeners;
+  private closing: Promise<void> | null = null;
+
+  /** Throws BrokerOptionsError for an option out of range. */
+  constructor(options: MqttBrokerOptions = {}) {
+    super();
+    const resolved = resolveOptions(options);
+    this.core = new BrokerCore(resolved, this, options.sessionStore ?? new MemorySessionStore(), options.retainedStore ?? new MemoryRetainedStore());
+    this.network = new Listeners(
+      (socket, kind) => this.core.accept(socket, kind),
+      (err) => this.emit('error', err),
+      (err) => this.core.clientError(null, err),
+      // A WebSocket frame holds at least one packet; leave room for a client that coalesces a few.
+      Math.min(resolved.maximumPacketSize * 2 + 65_536, 512 * 1024 * 1024),
+    );
+  }
+
+  /** Starts listeners (port 0: a free port) and resolves with their bound addresses. May be called more than once. */
+  async listen(options: ListenOptions): Promise<ListenAddresses> {
+    if (this.closing !== null) throw new BrokerClosedError();
+    return this.network.start(options);
+  }
+
+  /**
+   * Stops listening, sends DISCONNECT 0x8B (Server shutting down) to every client, and resolves once
+   * every socket is closed and every timer cleared. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const stopListening = this.network.close();
+      await this.core.close();
+      await stopListening;
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Publishes a message from the application to the broker's subscribers (and the retained store).
+   * Throws MqttProtocolError for an invalid message (0x90: topic name; 0x81/0x82: QoS, properties).
+   */
+  publish(message: BrokerPublishOptions): void {
+    if (this.closing !== null) throw new BrokerClosedError();
+    validateTopicName(message.topic);
+    const payload = typeof message.payload === 'string' ? Buffer.from(message.payload) : message.payload;
+    const qos = message.qos ?? 0;
+    const retain = message.retain ?? false;
+    const properties = message.properties;
+    if (properties?.topicAlias !== undefined || properties?.subscriptionIdentifier !== undefined) {
+      throw new MqttProtocolError(0x82, 'a message of the broker carries no topic alias or subscription identifier');
+    }
+    // Validates QoS, payload and properties once, before any subscriber sees the message.
+    encodedLength({ type: PacketType.PUBLISH, topic: message.topic, payload, qos, retain, dup: false, packetId: qos === 0 ? undefined : 1, properties });
+    const msg = new Message(message.topic, payload, qos, retain, properties, null, this.core.now());
+    this.core.publish(msg.own(), null);
+  }
+
+  /**
+   * Disconnects a connected client with DISCONNECT `reasonCode` (default 0x98 Administrative action).
+   * Returns false when no client with that id is connected.
+   */
+  disconnectClient(clientId: string, reasonCode = 0x98): boolean {
+    const conn = this.core.clients.get(clientId);
+    if (conn === undefined) return false;
+    conn.disconnect(isReasonCodeAllowed(PacketType.DISCONNECT, reasonCode) ? reasonCode : 0x98);
+    return true;
+  }
+
+  /** Whether a client with this id is connected. */
+  isConnected(clientId: string): boolean {
+    return this.core.clients.has(clientId);
+  }
+
+  /** Current counters and gauges. */
+  metrics(): BrokerMetrics {
+    return this.core.metrics();
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * CONNECT, authentication (simple and enhanced, spec 4.12, with re-authentication) and CONNACK.
+ *
+ * Order of checks: will QoS/retain against the broker's limits (0x9B/0x9A), client identifier (0x85
+ * when empty ones are not allowed), the `authenticate` hook (0x86/0x87/0x8C or continue with AUTH
+ * 0x18), then admission (0x89 past maxConnections; takeover of a connected client with the same id).
+ */
+import {
+  MqttProtocolError,
+  PacketType,
+  isReasonCodeAllowed,
+  protocolError,
+  type AuthPacket,
+  type ConnectPacket,
+  type Properties,
+} from '../codec/index.js';
+import { isThenable, type AuthenticateRequest, type AuthenticateResult } from './auth.js';
+import { ConnState, type Connection } from './connection.js';
+import { HookError } from './errors.js';
+
+/** Authentication state of a connection. */
+export interface AuthState {
+  /** The enhanced authentication method, or undefined for simple (user name/password) authentication. */
+  readonly method: string | undefined;
+  /** 0 for the first call, +1 per AUTH from the client. */
+  step: number;
+  /** The CONNECT being authenticated (until CONNACK). */
+  connect: ConnectPacket | null;
+  /** Properties of the AUTH 0x19 that started a re-authentication. */
+  reauthProperties: Properties | undefined;
+  /** A re-authentication (AUTH 0x19) is in progress. */
+  reauthenticating: boolean;
+  /** We sent AUTH 0x18 and wait for the client's answer. */
+  awaitingClient: boolean;
+}
+
+/** Handles CONNECT (the connection is in state Connecting). */
+export function handleConnect(conn: Connection, p: ConnectPacket): void {
+  const opts = conn.core.options;
+  const props = p.properties;
+  if (props !== undefined) {
+    if (props.receiveMaximum !== undefined) conn.receiveMaximum = props.receiveMaximum;
+    if (props.maximumPacketSize !== undefined) conn.maximumPacketSize = props.maximumPacketSize;
+    if (props.requestProblemInformation === false) conn.problemInformation = false;
+    conn.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
+  }
+  conn.username = p.username;
+  const will = p.will;
+  if (will !== undefined) {
+    if (will.qos > opts.maximumQoS) return conn.refuse(0x9b, `will QoS ${will.qos} is above the maximum QoS ${opts.maximumQoS}`);
+    if (will.retain && !opts.retainAvailable) return conn.refuse(0x9a, 'retained messages are not supported');
+  }
+  if (p.clientId.length === 0) {
+    if (!opts.allowEmptyClientId) return conn.refuse(0x85, 'an empty client identifier is not allowed');
+    conn.clientId = conn.core.assignClientId();
+    conn.assignedClientId = true;
+  } else {
+    conn.clientId = p.clientId;
+  }
+  conn.will = will ?? null;
+  const method = props?.authenticationMethod;
+  if (opts.authenticate === undefined) {
+    if (method !== undefined) return conn.refuse(0x8c, `authentication method ${method} is not supported`);
+    accept(conn, p, undefined);
+    return;
+  }
+  conn.auth = { method, step: 0, connect: p, reauthProperties: undefined, reauthenticating: false, awaitingClient: false };
+  authenticate(conn, props?.authenticationData);
+}
+
+/** Handles AUTH from the client: the next step of CONNECT authentication, or a re-authentication. */
+export function handleAuth(conn: Connection, p: AuthPacket): void {
+  const st = conn.auth;
+  if (st === null || st.method === undefined) {
+    throw protocolError('AUTH without enhanced authentication in CONNECT');
+  }
+  const props = p.properties;
+  if (props?.authenticationMethod !== st.method) {
+    throw protocolError('AUTH with another authentication method than CONNECT (MQTT-4.12.0-5)');
+  }
+  const rc = p.reasonCode ?? 0;
+  if (rc === 0x18 && st.awaitingClient) {
+    st.awaitingClient = false;
+    st.step++;
+  } else if (rc === 0x19 && conn.state === ConnState.Connected && !st.reauthenticating) {
+    st.reauthenticating = true;
+    st.reauthProperties = props;
+    st.step = 0;
+  } else {
+    throw protocolError(`unexpected AUTH with reason code 0x${rc.toString(16)}`);
+  }
+  authenticate(conn, props?.authenticationData);
+}
+
+/** Calls the authenticate hook for the current step; an asynchronous answer blocks the connection. */
+function authenticate(conn: Connection, data: Buffer | undefined): void {
+  const st = conn.auth!;
+  const connect = st.connect;
+  const request: AuthenticateRequest = {
+    client: conn,
+    clientId: conn.clientId,
+    username: conn.username,
+    password: connect?.password,
+    authenticationMethod: st.method,
+    authenticationData: data,
+    step: st.step,
+    reauthenticate: st.reauthenticating,
+    properties: connect !== null ? connect.properties : st.reauthProperties,
+  };
+  let r: AuthenticateResult | PromiseLike<AuthenticateResult>;
+  try {
+    r = conn.core.options.authenticate!(request);
+  } catch (err) {
+    hookFailed(conn, err);
+    return;
+  }
+  if (!isThenable(r)) {
+    onResult(conn, r);
+    return;
+  }
+  conn.block();
+  r.then(
+    (res) => {
+      if (conn.state !== ConnState.Closed) {
+        try {
+          onResult(conn, res);
+        } catch (err) {
+          conn.fail(err);
+        }
+      }
+      conn.unblock();
+    },
+    (err: unknown) => {
+      if (conn.state !== ConnState.Closed) hookFailed(conn, err);
+      conn.unblock();
+    },
+  );
+}
+
+function hookFailed(conn: Connection, err: unknown): void {
+  const e = new HookError('authenticate', 0x80, err);
+  conn.core.clientError(conn, e);
+  if (conn.auth?.reauthenticating === true || conn.state === ConnState.Connected) conn.disconnect(0x80, 'authentication failed');
+  else conn.refuse(0x80, 'authentication failed');
+}
+
+function onResult(conn: Connection, res: AuthenticateResult): void {
+  const st = conn.auth!;
+  let code: number;
+  let data: Buffer | undefined;
+  let extra: Properties | undefined;
+  if (res === true) {
+    code = 0;
+  } else if (res === false) {
+    const credentials = st.connect !== null && (st.connect.username !== undefined || st.connect.password !== undefined);
+    code = credentials ? 0x86 : 0x87;
+  } else {
+    code = res.reasonCode;
+    data = res.authenticationData;
+    if (res.reasonString !== undefined || res.userProperties !== undefined) {
+      extra = { reasonString: res.reasonString, userProperties: res.userProperties };
+    }
+  }
+  if (code === 0x18) {
+    if (st.method === undefined) {
+      conn.core.clientError(conn, new MqttProtocolError(0x87, 'authenticate asked to continue, but the client uses no authentication method'));
+      code = 0x87;
+    } else {
+      st.awaitingClient = true;
+      conn.sendPacket({ type: PacketType.AUTH, reasonCode: 0x18, properties: { ...extra, authenticationMethod: st.method, authenticationData: data } });
+      return;
+    }
+  }
+  if (code === 0) {
+    if (st.reauthenticating) {
+      st.reauthenticating = false;
+      st.reauthProperties = undefined;
+      conn.sendPacket({ type: PacketType.AUTH, reasonCode: 0, properties: { ...extra, authenticationMethod: st.method, authenticationData: data } });
+      return;
+    }
+    const connect = st.connect!;
+    st.connect = null;
+    if (st.method === undefined) conn.auth = null;
+    const props: Properties | undefined = st.method === undefined ? extra : { ...extra, authenticationMethod: st.method, authenticationData: data };
+    accept(conn, connect, props);
+    return;
+  }
+  if (st.reauthenticating || conn.state === ConnState.Connected) {
+    conn.disconnect(isReasonCodeAllowed(PacketType.DISCONNECT, code) ? code : 0x87, extra?.reasonString);
+  } else {
+    conn.refuse(isReasonCodeAllowed(PacketType.CONNACK, code) && code >= 0x80 ? code : 0x87, undefined, extra);
+  }
+}
+
+/** The keep alive in effect: the broker's serverKeepAlive, else the client's capped by maxKeepAlive (0 counts as infinite). */
+function effectiveKeepAlive(conn: Connection, requested: number): number {
+  const opts = conn.core.options;
+  if (opts.serverKeepAlive !== undefined) return opts.serverKeepAlive;
+  if (opts.maxKeepAlive < 65_535 && (requested === 0 || requested > opts.maxKeepAlive)) return opts.maxKeepAlive;
+  return requested;
+}
+
+/** Admits the authenticated client: session, takeover, CONNACK, keep alive, resumption. */
+function accept(conn: Connection, p: ConnectPacket, authProps: Properties | undefined): void {
+  const core = conn.core;
+  const opts = core.options;
+  const admitted = core.admit(conn, p.cleanStart);
+  if (typeof admitted === 'number') {
+    conn.refuse(admitted, 'too many connections');
+    return;
+  }
+  const { session, sessionPresent } = admitted;
+  const requestedExpiry = p.properties?.sessionExpiryInterval ?? 0;
+  session.expiryInterval = Math.min(requestedExpiry, opts.maxSessionExpiryInterval);
+  const keepAlive = effectiveKeepAlive(conn, p.keepAlive);
+
+  const props: Properties = { ...authProps };
+  if (conn.assignedClientId) props.assignedClientIdentifier = conn.clientId;
+  if (session.expiryInterval !== requestedExpiry) props.sessionExpiryInterval = session.expiryInterval;
+  if (keepAlive !== p.keepAlive) props.serverKeepAlive = keepAlive;
+  if (opts.receiveMaximum !== 65_535) props.receiveMaximum = opts.receiveMaximum;
+  if (opts.maximumQoS !== 2) props.maximumQoS = opts.maximumQoS;
+  if (!opts.retainAvailable) props.retainAvailable = false;
+  props.maximumPacketSize = opts.maximumPacketSize;
+  if (opts.topicAliasMaximum !== 0) props.topicAliasMaximum = opts.topicAliasMaximum;
+  if (!opts.wildcardSubscriptionAvailable) props.wildcardSubscriptionAvailable = false;
+  if (!opts.subscriptionIdentifiersAvailable) props.subscriptionIdentifiersAvailable = false;
+  if (!opts.sharedSubscriptionAvailable) props.sharedSubscriptionAvailable = false;
+  if (p.properties?.requestResponseInformation === true && opts.responseInformation !== undefined) {
+    props.responseInformation = opts.responseInformation;
+  }
+
+  conn.session = session;
+  conn.state = ConnState.Connected;
+  conn.sendPacket({ type: PacketType.CONNACK, sessionPresent, reasonCode: 0, properties: props });
+  conn.startKeepAlive(keepAlive);
+  session.attach(conn, sessionPresent);
+  core.connected(conn, sessionPresent);
+}

@@ -1,0 +1,633 @@
+/**
+ * One client connection: decoding, the per-client protocol state machine, batched writes with
+ * backpressure, keep alive, and closing. CONNECT/AUTH and SUBSCRIBE/UNSUBSCRIBE live in their own
+ * modules (connect-flow.ts, subscribe-flow.ts); this file handles the rest, PUBLISH first.
+ *
+ * Writes: every packet is queued as bytes and written in one socket write per batch: a client's own
+ * answers at the end of each chunk it sent, everything else (deliveries) once per event-loop turn. When the socket's user-space
+ * buffer passes the high-water mark, the connection counts as congested: further publishes wait in
+ * the session queue (bounded) until 'drain', and past 4× the mark the broker stops reading from the
+ * client (it is not reading our acknowledgements).
+ *
+ * Hooks that answer with a promise block the connection: it stops reading and queues the packets
+ * already decoded, so that a client's packets are always processed in order.
+ */
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import {
+  MqttProtocolError,
+  PACKET_NAMES,
+  PacketDecoder,
+  PacketType,
+  encodePacket,
+  isReasonCodeAllowed,
+  protocolError,
+  type DisconnectPacket,
+  type Packet,
+  type Properties,
+  type PublishPacket,
+  type Will,
+} from '../codec/index.js';
+import { isThenable, type AuthorizePublishResult, type ClientInfo, type TransportKind } from './auth.js';
+import type { BrokerCore } from './core.js';
+import { HookError } from './errors.js';
+import type { DisconnectInitiator } from './events.js';
+import { Message } from './message.js';
+import type { Session, SessionLink } from './session.js';
+import { handleAuth, handleConnect, type AuthState } from './connect-flow.js';
+import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
+
+/** The duplex a connection runs on: a net/tls Socket, or the WebSocket adapter. */
+export interface ClientSocket {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  readonly writableLength: number;
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'drain' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/** Connection states: waiting for CONNECT; authenticating; CONNACK 0x00 sent; closing or closed (input discarded). */
+export const ConnState = { New: 0, Connecting: 1, Connected: 2, Closed: 3 } as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+// Reasons to stop reading from the socket (bit flags).
+const PAUSE_BLOCKED = 1;
+const PAUSE_BACKPRESSURE = 2;
+
+/** Reasons to stop processing a client's packets (bit flags of {@link Connection.block}). */
+export const Blocker = {
+  /** A hook answered with a promise. */
+  Hook: 1,
+  /** A subscriber this client publishes to has a filling queue (flow control). */
+  Downstream: 2,
+} as const;
+
+const kConnection = Symbol('mqtt5.connection');
+type TaggedSocket = ClientSocket & { [kConnection]: Connection };
+
+// Socket listeners shared by every connection (no closure per connection): `this` is the socket.
+function onSocketData(this: TaggedSocket, chunk: Buffer): void {
+  this[kConnection].onData(chunk);
+}
+function onSocketDrain(this: TaggedSocket): void {
+  this[kConnection].onDrain();
+}
+function onSocketError(this: TaggedSocket, err: Error): void {
+  this[kConnection].onSocketError(err);
+}
+function onSocketClose(this: TaggedSocket): void {
+  this[kConnection].onSocketClose();
+}
+function destroyAfterGrace(conn: Connection): void {
+  conn.destroy();
+}
+
+// The connection being fed to its decoder (decoding is synchronous): spares a bound callback per connection.
+let feeding: Connection | null = null;
+function onDecoded(packet: Packet): void {
+  feeding!.onPacket(packet);
+}
+
+/** Whether a hook answer allows a publish; otherwise the reason code to refuse it with. */
+function publishVerdict(r: AuthorizePublishResult): number {
+  if (r === true) return 0;
+  if (r === false) return 0x87;
+  if (typeof r === 'number' && r < 0x80) return 0;
+  return typeof r === 'number' && isReasonCodeAllowed(PacketType.PUBACK, r) ? r : 0x87;
+}
+
+/** A client connection. Implements what sessions and hooks need ({@link SessionLink}, {@link ClientInfo}). */
+export class Connection implements SessionLink, ClientInfo {
+  clientId = '';
+  username: string | undefined = undefined;
+  /** Set once CONNACK 0x00 is sent. */
+  session: Session | null = null;
+  state: ConnState = ConnState.New;
+  /** The client's Receive Maximum. */
+  receiveMaximum = 65_535;
+  /** The client's Maximum Packet Size. */
+  maximumPacketSize = 268_435_460;
+  /** Whether reason strings and user properties may go into acks (Request Problem Information). */
+  problemInformation = true;
+  /** The will of this connection; cleared by DISCONNECT 0x00. */
+  will: Will | null = null;
+  /** Session Expiry Interval as requested in CONNECT (DISCONNECT may not raise it from 0). */
+  connectSessionExpiry = 0;
+  /** Keep alive in effect, seconds (0: none). */
+  keepAlive = 0;
+  /** Enhanced authentication in progress or established (method), or null. */
+  auth: AuthState | null = null;
+  /** Whether the broker assigned the client identifier (CONNACK then carries it). */
+  assignedClientId = false;
+  /** Set when a newer connection takes over this client id, with the newer one's Clean Start. */
+  takenOver: { cleanStart: boolean } | null = null;
+
+  /** Our own decoder while a packet is split across reads; otherwise the core's shared one is used. */
+  private decoder: PacketDecoder | null = null;
+  private out: Buffer[] | null = null;
+  private outBytes = 0;
+  private dirty = false;
+  private writeBlocked = false;
+  private paused = 0;
+  private socketClosed = false;
+  /** The close grace timer (only while closing). */
+  private timer: NodeJS.Timeout | null = null;
+  /** Supervisor tick of the connection's start, then of its last read. */
+  private lastTick: number;
+  private aliases: Map<number, string> | null = null;
+  private blockers = 0;
+  private backlog: Packet[] | null = null;
+  /** QoS 1/2 publishes awaiting an asynchronous authorisation (they count against Receive Maximum). */
+  private inboundPending = 0;
+  private disconnectReceived: number | undefined = undefined;
+  private readonly hwm: number;
+  private readonly batchLimit: number;
+
+  constructor(
+    readonly core: BrokerCore,
+    private readonly socket: ClientSocket,
+    readonly transport: TransportKind,
+  ) {
+    const s = socket as TaggedSocket;
+    s[kConnection] = this;
+    s.on('data', onSocketData);
+    s.on('drain', onSocketDrain);
+    s.on('error', onSocketError);
+    s.on('close', onSocketClose);
+    this.hwm = core.options.writeBufferHighWaterMark;
+    this.batchLimit = this.hwm * 16;
+    this.lastTick = core.supervisor.tick;
+  }
+
+  // ClientInfo ---------------------------------------------------------------------------------------
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+
+  get peerCertificate(): PeerCertificate | undefined {
+    if (this.transport !== 'tls') return undefined;
+    const tls = this.socket as unknown as TLSSocket;
+    if (!tls.authorized) return undefined;
+    const cert = tls.getPeerCertificate();
+    return cert !== null && Object.keys(cert).length !== 0 ? cert : undefined;
+  }
+
+  // SessionLink ---------------------------------------------------------------------------------------
+
+  /** The socket is full, or this turn's batch is already large: further publishes wait in the session queue. */
+  get congested(): boolean {
+    return this.writeBlocked || this.outBytes >= this.batchLimit;
+  }
+
+  /** Queues bytes for the next batched write. */
+  sendBuffer(buf: Buffer): void {
+    if (this.state === ConnState.Closed) return;
+    const out = this.out;
+    if (out === null) this.out = [buf];
+    else out.push(buf);
+    this.outBytes += buf.length;
+    if (!this.dirty) {
+      this.dirty = true;
+      this.core.scheduleFlush(this);
+    }
+  }
+
+  /**
+   * Encodes and queues a packet. Above the client's Maximum Packet Size, the reason string and user
+   * properties are left out (spec 3.1.2.11.4); if it is still too large it is not sent.
+   */
+  sendPacket(packet: Packet): void {
+    let buf: Buffer;
+    try {
+      buf = encodePacket(packet, { maximumPacketSize: this.maximumPacketSize });
+    } catch (err) {
+      const props = (packet as { properties?: Properties }).properties;
+      if (!(err instanceof MqttProtocolError) || err.reasonCode !== 0x95 || props === undefined) throw err;
+      const { reasonString: _r, userProperties: _u, ...rest } = props;
+      try {
+        buf = encodePacket({ ...packet, properties: rest } as Packet, { maximumPacketSize: this.maximumPacketSize });
+      } catch (again) {
+        if (again instanceof MqttProtocolError && again.reasonCode === 0x95) return;
+        throw again;
+      }
+    }
+    this.sendBuffer(buf);
+  }
+
+  /** A reason string for an ack, unless the client asked for no problem information. */
+  problem(reasonString: string): Properties | undefined {
+    return this.problemInformation ? { reasonString } : undefined;
+  }
+
+  /** Writes the queued bytes in one socket write (called once per event-loop turn by the core). */
+  flush(): void {
+    this.dirty = false;
+    const out = this.out;
+    if (out === null) return;
+    const buf = out.length === 1 ? out[0]! : Buffer.concat(out, this.outBytes);
+    this.out = null;
+    this.outBytes = 0;
+    if (this.socketClosed) return;
+    const socket = this.socket;
+    // write() returns false only when bytes stay buffered in user space; 'drain' follows then.
+    if (!socket.write(buf) && socket.writableLength > this.hwm) {
+      // Until 'drain', publishes wait in the session queue.
+      this.writeBlocked = true;
+      if (socket.writableLength > 4 * this.hwm) this.setPaused(PAUSE_BACKPRESSURE, true);
+    } else if (this.state === ConnState.Connected && this.session!.hasBacklog) {
+      // Messages queued while this turn's batch was full: next batch (written next turn).
+      this.session!.pump();
+    }
+  }
+
+  // Input -----------------------------------------------------------------------------------------------
+
+  /** @internal A chunk from the socket. */
+  onData(chunk: Buffer): void {
+    const core = this.core;
+    const state = this.state;
+    if (state === ConnState.Closed) return; // lingering close: read and discard
+    // Keep alive counts from the last read; the connect timeout from the connection's start.
+    if (state === ConnState.Connected) this.lastTick = core.supervisor.tick;
+    // Between packets a connection needs no decoder state: it borrows the core's shared decoder, and
+    // keeps one only while a packet is split across reads.
+    const decoder = this.decoder ?? core.borrowDecoder();
+    const prev = feeding;
+    feeding = this;
+    try {
+      decoder.feed(chunk, onDecoded);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      feeding = prev;
+      this.decoder = core.returnDecoder(decoder);
+    }
+    // Our answers to this chunk (acks, CONNACK, SUBACK, …) go out in one write now, before the read
+    // buffer is released; deliveries to other clients wait for the end of the event-loop turn.
+    if (this.dirty) this.flush();
+  }
+
+  /** @internal One decoded packet, in order. */
+  onPacket(p: Packet): void {
+    if (this.state === ConnState.Closed) return;
+    if (this.blockers !== 0) {
+      (this.backlog ??= []).push(p);
+      return;
+    }
+    this.dispatch(p);
+  }
+
+  private dispatch(p: Packet): void {
+    if (this.state !== ConnState.Connected) {
+      this.dispatchBeforeConnack(p);
+      return;
+    }
+    switch (p.type) {
+      case PacketType.PUBLISH:
+        this.onPublish(p);
+        return;
+      case PacketType.PUBACK:
+        this.session!.onPuback(p.packetId);
+        return;
+      case PacketType.PUBREC:
+        this.session!.onPubrec(p.packetId, p.reasonCode ?? 0);
+        return;
+      case PacketType.PUBREL: {
+        const known = this.session!.inboundQoS2?.delete(p.packetId) ?? false;
+        this.sendPacket({ type: PacketType.PUBCOMP, packetId: p.packetId, reasonCode: known ? 0 : 0x92 });
+        return;
+      }
+      case PacketType.PUBCOMP:
+        this.session!.onPubcomp(p.packetId);
+        return;
+      case PacketType.SUBSCRIBE:
+        handleSubscribe(this, p);
+        return;
+      case PacketType.UNSUBSCRIBE:
+        handleUnsubscribe(this, p);
+        return;
+      case PacketType.PINGREQ:
+        this.sendPacket({ type: PacketType.PINGRESP });
+        return;
+      case PacketType.DISCONNECT:
+        this.onDisconnect(p);
+        return;
+      case PacketType.AUTH:
+        handleAuth(this, p);
+        return;
+      case PacketType.CONNECT:
+        throw protocolError('second CONNECT on a connection (MQTT-3.1.0-2)');
+      default:
+        throw protocolError(`${PACKET_NAMES[p.type]} is not sent by clients`);
+    }
+  }
+
+  private dispatchBeforeConnack(p: Packet): void {
+    if (this.state === ConnState.New && p.type === PacketType.CONNECT) {
+      this.state = ConnState.Connecting;
+      handleConnect(this, p);
+    } else if (this.state === ConnState.Connecting && p.type === PacketType.AUTH) {
+      handleAuth(this, p);
+    } else if (p.type === PacketType.CONNECT) {
+      throw protocolError('second CONNECT on a connection (MQTT-3.1.0-2)');
+    } else {
+      throw protocolError(`${PACKET_NAMES[p.type]} before the connection was accepted (MQTT-3.1.0-1)`);
+    }
+  }
+
+  // PUBLISH ---------------------------------------------------------------------------------------------
+
+  private onPublish(p: PublishPacket): void {
+    const core = this.core;
+    const opts = core.options;
+    const qos = p.qos;
+    if (qos > opts.maximumQoS) throw new MqttProtocolError(0x9b, `QoS ${qos} is above the maximum QoS ${opts.maximumQoS}`);
+    if (p.retain && !opts.retainAvailable) throw new MqttProtocolError(0x9a, 'retained messages are not supported');
+    const props = p.properties;
+    let topic = p.topic;
+    if (props !== undefined) {
+      if (props.subscriptionIdentifier !== undefined) throw protocolError('a PUBLISH from a client must not carry a subscription identifier');
+      if (props.topicAlias !== undefined) topic = this.resolveAlias(props.topicAlias, topic);
+    }
+    const session = this.session!;
+    const packetId = p.packetId ?? 0;
+    if (qos !== 0) {
+      const qos2 = session.inboundQoS2;
+      if (qos === 2 && qos2 !== null && qos2.has(packetId)) {
+        // A re-sent QoS 2 message already routed: acknowledge again, deliver nothing (exactly once).
+        this.sendPacket({ type: PacketType.PUBREC, packetId });
+        return;
+      }
+      if (this.inboundPending + (qos2 === null ? 0 : qos2.size) >= opts.receiveMaximum) {
+        throw new MqttProtocolError(0x93, `more than ${opts.receiveMaximum} QoS 1/2 publishes unacknowledged`);
+      }
+    }
+    // The clock is read only for messages that expire.
+    const now = props === undefined || props.messageExpiryInterval === undefined ? 0 : core.now();
+    const msg = new Message(topic, p.payload, qos, p.retain, props, session, now);
+    const hook = opts.authorizePublish;
+    if (hook === undefined) {
+      this.completePublish(msg, packetId, 0);
+      return;
+    }
+    let r: AuthorizePublishResult | PromiseLike<AuthorizePublishResult>;
+    try {
+      r = hook(this, msg, false);
+    } catch (err) {
+      this.hookFailed(err, msg, packetId);
+      return;
+    }
+    if (!isThenable(r)) {
+      this.completePublish(msg, packetId, publishVerdict(r));
+      return;
+    }
+    if (qos !== 0) this.inboundPending++;
+    this.block();
+    r.then(
+      (res) => {
+        if (qos !== 0) this.inboundPending--;
+        if (this.state !== ConnState.Closed) this.completePublish(msg, packetId, publishVerdict(res));
+        this.unblock();
+      },
+      (err: unknown) => {
+        if (qos !== 0) this.inboundPending--;
+        if (this.state !== ConnState.Closed) this.hookFailed(err, msg, packetId);
+        this.unblock();
+      },
+    );
+  }
+
+  private hookFailed(err: unknown, msg: Message, packetId: number): void {
+    const e = new HookError('authorizePublish', 0x80, err);
+    this.core.clientError(this, e);
+    this.completePublish(msg, packetId, 0x80);
+  }
+
+  /** Routes an authorised message (verdict 0) or refuses it, and acknowledges per its QoS. */
+  private completePublish(msg: Message, packetId: number, verdict: number): void {
+    const qos = msg.qos;
+    if (verdict !== 0) {
+      // QoS 0 cannot be refused on the wire: it is not routed.
+      if (qos === 1) this.sendPacket({ type: PacketType.PUBACK, packetId, reasonCode: verdict, properties: this.problem('not authorized') });
+      else if (qos === 2) this.sendPacket({ type: PacketType.PUBREC, packetId, reasonCode: verdict, properties: this.problem('not authorized') });
+      return;
+    }
+    const delivered = this.core.publish(msg, this);
+    if (qos === 0) return;
+    const reasonCode = delivered === 0 ? 0x10 : 0;
+    if (qos === 1) {
+      this.sendPacket({ type: PacketType.PUBACK, packetId, reasonCode });
+    } else {
+      (this.session!.inboundQoS2 ??= new Set()).add(packetId);
+      this.sendPacket({ type: PacketType.PUBREC, packetId, reasonCode });
+    }
+  }
+
+  /** Topic alias from the client (spec 3.3.2.3.4): set the mapping, or use it for an empty topic. */
+  private resolveAlias(alias: number, topic: string): string {
+    const max = this.core.options.topicAliasMaximum;
+    if (alias === 0 || alias > max) throw new MqttProtocolError(0x94, `topic alias ${alias} is outside 1..${max}`);
+    if (topic.length === 0) {
+      const mapped = this.aliases?.get(alias);
+      if (mapped === undefined) throw protocolError(`topic alias ${alias} has no topic yet`);
+      return mapped;
+    }
+    (this.aliases ??= new Map()).set(alias, topic);
+    return topic;
+  }
+
+  // DISCONNECT and closing --------------------------------------------------------------------------------
+
+  private onDisconnect(p: DisconnectPacket): void {
+    const expiry = p.properties?.sessionExpiryInterval;
+    if (expiry !== undefined) {
+      if (expiry !== 0 && this.connectSessionExpiry === 0) {
+        throw protocolError('DISCONNECT sets a session expiry interval although CONNECT had 0 (MQTT-3.14.2-2)');
+      }
+      this.session!.expiryInterval = Math.min(expiry, this.core.options.maxSessionExpiryInterval);
+    }
+    const reasonCode = p.reasonCode ?? 0;
+    if (reasonCode === 0) this.will = null;
+    this.disconnectReceived = reasonCode;
+    this.close(null, 'client', reasonCode);
+  }
+
+  /** Ends the connection on a protocol violation (or any error while handling its input). */
+  fail(err: unknown): void {
+    const e = err instanceof MqttProtocolError ? err : new MqttProtocolError(0x83, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    this.core.clientError(this, err instanceof Error ? err : e);
+    if (this.state === ConnState.Closed) return;
+    if (this.state !== ConnState.Connected) {
+      // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): refuse with CONNACK instead.
+      this.refuse(isReasonCodeAllowed(PacketType.CONNACK, e.reasonCode) ? e.reasonCode : 0x82, e.message);
+    } else {
+      this.disconnect(isReasonCodeAllowed(PacketType.DISCONNECT, e.reasonCode) ? e.reasonCode : 0x82, e.message);
+    }
+  }
+
+  /** Sends CONNACK with a failure reason code and closes (before the connection was accepted). */
+  refuse(reasonCode: number, reasonString?: string, properties?: Properties): void {
+    const props: Properties | undefined = reasonString === undefined ? properties : { ...properties, reasonString };
+    this.close({ type: PacketType.CONNACK, sessionPresent: false, reasonCode, properties: props }, 'server', reasonCode);
+  }
+
+  /** Sends DISCONNECT with `reasonCode` and closes (after the connection was accepted). */
+  disconnect(reasonCode: number, reasonString?: string): void {
+    const properties = reasonString === undefined ? undefined : { reasonString };
+    this.close({ type: PacketType.DISCONNECT, reasonCode, properties }, 'server', reasonCode);
+  }
+
+  /** Closes because a newer connection with the same client id arrived (DISCONNECT 0x8E). */
+  takeOver(newCleanStart: boolean): void {
+    this.takenOver = { cleanStart: newCleanStart };
+    this.disconnect(0x8e);
+  }
+
+  /**
+   * Sends `packet` (if any), flushes, and half-closes; input is read and discarded until the peer
+   * closes or the grace period ends. Session and will are handled now: the connection is over.
+   */
+  close(packet: Packet | null, initiator: DisconnectInitiator, reasonCode: number | undefined): void {
+    if (this.state === ConnState.Closed) return;
+    if (packet !== null) {
+      try {
+        this.sendPacket(packet);
+      } catch (err) {
+        // The connection must close regardless; report why its last packet could not be sent.
+        this.core.clientError(this, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    this.flush();
+    const wasConnected = this.state === ConnState.Connected;
+    this.state = ConnState.Closed;
+    this.clearTimer();
+    this.releaseInput();
+    if (wasConnected) this.core.clientGone(this, initiator, reasonCode);
+    if (this.socketClosed) return;
+    this.socket.end();
+    this.timer = setTimeout(destroyAfterGrace, this.core.options.closeGracePeriod, this);
+  }
+
+  /** Destroys the socket at once. */
+  destroy(): void {
+    this.clearTimer();
+    if (!this.socketClosed) this.socket.destroy();
+  }
+
+  /** @internal */
+  onSocketError(err: Error): void {
+    // The 'close' event follows and ends the session's connection.
+    this.core.clientError(this, err);
+  }
+
+  /** @internal */
+  onSocketClose(): void {
+    this.socketClosed = true;
+    this.clearTimer();
+    this.out = null;
+    this.outBytes = 0;
+    if (this.state !== ConnState.Closed) {
+      const wasConnected = this.state === ConnState.Connected;
+      this.state = ConnState.Closed;
+      this.releaseInput();
+      if (wasConnected) {
+        const byClient = this.disconnectReceived !== undefined;
+        this.core.clientGone(this, byClient ? 'client' : 'network', this.disconnectReceived);
+      }
+    }
+    this.core.connectionClosed(this);
+  }
+
+  /** @internal 'drain': the socket took our bytes; resume publishes and reading. */
+  onDrain(): void {
+    this.writeBlocked = false;
+    this.setPaused(PAUSE_BACKPRESSURE, false);
+    if (this.state === ConnState.Connected) this.session!.pump();
+  }
+
+  // Timers ------------------------------------------------------------------------------------------------
+
+  /** Starts keep-alive supervision (after CONNACK): the client must send something every 1.5 × keep alive. */
+  startKeepAlive(seconds: number): void {
+    this.keepAlive = seconds;
+    this.lastTick = this.core.supervisor.tick;
+  }
+
+  /** @internal Called by the supervisor every tick: connect timeout and keep alive. */
+  supervise(): void {
+    if (this.state === ConnState.Closed) return;
+    const core = this.core;
+    if (this.session?.throttle != null) core.checkSlowConsumer(this.session);
+    const idle = core.supervisor.elapsedSince(this.lastTick);
+    if (this.state !== ConnState.Connected) {
+      if (idle < core.options.connectTimeout) return;
+      core.clientError(this, new MqttProtocolError(0x87, `no CONNECT completed within ${core.options.connectTimeout} ms`));
+      this.close(null, 'server', undefined);
+      this.destroy();
+    } else if (this.keepAlive !== 0 && idle >= this.keepAlive * 1500) {
+      this.disconnect(0x8d, `nothing received for ${idle} ms or more (keep alive ${this.keepAlive} s)`);
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  // Flow control ------------------------------------------------------------------------------------------
+
+  /** Stops processing input (and reading) until {@link unblock} with the same reason. */
+  block(reason: number = Blocker.Hook): void {
+    this.blockers |= reason;
+    this.setPaused(PAUSE_BLOCKED, true);
+  }
+
+  /** Lifts `reason`; when nothing blocks any more, processes the packets that arrived meanwhile and resumes reading. */
+  unblock(reason: number = Blocker.Hook): void {
+    if ((this.blockers & reason) === 0) return;
+    this.blockers &= ~reason;
+    const backlog = this.backlog;
+    while (backlog !== null && backlog.length !== 0 && this.blockers === 0 && this.state !== ConnState.Closed) {
+      const p = backlog.shift()!;
+      try {
+        this.dispatch(p);
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    if (this.blockers === 0) {
+      this.backlog = null;
+      this.setPaused(PAUSE_BLOCKED, false);
+    }
+  }
+
+  private releaseInput(): void {
+    this.backlog = null;
+    this.blockers = 0;
+    this.aliases = null;
+    // Keep reading (and discarding) so that unread input does not turn our close into a reset.
+    this.paused = 0;
+    if (!this.socketClosed) this.socket.resume();
+  }
+
+  private setPaused(bit: number, on: boolean): void {
+    const before = this.paused;
+    const after = on ? before | bit : before & ~bit;
+    if (before === after || this.state === ConnState.Closed) return;
+    this.paused = after;
+    if (before === 0) this.socket.pause();
+    else if (after === 0) this.socket.resume();
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * The broker's engine, shared by all connections: sessions and their lifetime, admission and takeover,
+ * publishing (retained store, routing, wills), shared-subscription redistribution, batched flushing,
+ * metrics and shutdown. {@link MqttBroker} is its public face.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { PacketDecoder, type QoS, type Will } from '../codec/index.js';
+import type { ClientInfo, TransportKind } from './auth.js';
+import { isThenable } from './auth.js';
+import { Blocker, Connection, ConnState, type ClientSocket } from './connection.js';
+import { HookError } from './errors.js';
+import type { BrokerEventMap, DisconnectInitiator } from './events.js';
+import { Message } from './message.js';
+import type { ResolvedOptions } from './options.js';
+import { Router } from './router.js';
+import { Session, type DropReason, type SessionHost } from './session.js';
+import type { RetainedMessage, RetainedStore, SessionStore } from './store.js';
+import { Supervisor } from './supervisor.js';
+import { setLongTimeout } from './timers.js';
+import { TopicTree, type SharedGroup } from './topic-tree.js';
+import { WillScheduler, willPublishProperties } from './will.js';
+
+/** Counters and gauges of a running broker. */
+export interface BrokerMetrics {
+  /** Open network connections (connected or still connecting). */
+  connections: number;
+  /** Connected clients (CONNACK 0x00 sent). */
+  clients: number;
+  /** Sessions, connected or not. */
+  sessions: number;
+  /** Subscriptions in the tree (shared members included). */
+  subscriptions: number;
+  retainedMessages: number;
+  /** Wills waiting for their delay. */
+  pendingWills: number;
+  /** PUBLISH packets accepted (plus wills and broker-originated messages). */
+  messagesReceived: number;
+  /** Deliveries to sessions (sent at once or queued). */
+  messagesRouted: number;
+  /** Messages not delivered to a client (see the `drop` event). */
+  droppedMessages: number;
+}
+
+/** What admission of a CONNECT yields. */
+export interface Admission {
+  session: Session;
+  sessionPresent: boolean;
+}
+
+/** The broker engine (internal; see MqttBroker for the API). */
+export class BrokerCore implements SessionHost {
+  readonly tree = new TopicTree<Session>();
+  readonly router = new Router(this.tree);
+  readonly wills: WillScheduler;
+  /** Connected clients by client identifier. */
+  readonly clients = new Map<string, Connection>();
+  /** Every open connection, connected or not. */
+  readonly connections = new Set<Connection>();
+  closing = false;
+  /** Connect timeouts and keep alive of every connection, on one timer. */
+  readonly supervisor: Supervisor;
+
+  /** The decoder lent to connections between packets (see borrowDecoder). */
+  private decoder: PacketDecoder;
+  private decoderLent = false;
+  private messagesReceived = 0;
+  private messagesRouted = 0;
+  private droppedMessages = 0;
+  private flushQueue: Connection[] = [];
+  private flushSpare: Connection[] = [];
+  private flushImmediate: NodeJS.Immediate | null = null;
+  private drained: (() => void) | null = null;
+
+  constructor(
+    readonly options: ResolvedOptions,
+    readonly events: EventEmitter<BrokerEventMap>,
+    readonly sessions: SessionStore,
+    readonly retained: RetainedStore,
+  ) {
+    this.wills = new WillScheduler((will, client, session) => this.publishWill(will, client, session));
+    this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
+      for (const conn of this.connections) conn.supervise();
+    });
+    this.decoder = this.newDecoder();
+  }
+
+  private newDecoder(): PacketDecoder {
+    return new PacketDecoder({ maximumPacketSize: this.options.maximumPacketSize });
+  }
+
+  /**
+   * A decoder for one read. Connections share one between packets, which spares each idle connection
+   * the decoder's memory; a nested read (not expected: decoding is synchronous) gets a fresh one.
+   */
+  borrowDecoder(): PacketDecoder {
+    if (this.decoderLent) return this.newDecoder();
+    this.decoderLent = true;
+    return this.decoder;
+  }
+
+  /**
+   * Takes a decoder back after a read. Returns it to the connection when it holds part of a packet
+   * (or failed): the connection keeps it, and the core makes itself a new shared one.
+   */
+  returnDecoder(d: PacketDecoder): PacketDecoder | null {
+    const keep = d.hasPartialPacket || d.error !== undefined;
+    if (d === this.decoder) {
+      this.decoderLent = false;
+      if (keep) this.decoder = this.newDecoder();
+    }
+    return keep ? d : null;
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  // Connections -----------------------------------------------------------------------------------------
+
+  /** A new network connection. Past maxConnections plus a margin for refusals, it is dropped at once. */
+  accept(socket: ClientSocket, transport: TransportKind): void {
+    const max = this.options.maxConnections;
+    if (this.closing || this.connections.size >= max + Math.max(64, max >> 4)) {
+      socket.destroy();
+      return;
+    }
+    this.connections.add(new Connection(this, socket, transport));
+    this.supervisor.start();
+  }
+
+  /** The socket of `conn` closed. */
+  connectionClosed(conn: Connection): void {
+    this.connections.delete(conn);
+    if (this.connections.size === 0) {
+      this.supervisor.stop();
+      this.drained?.();
+    }
+  }
+
+  /** A client identifier for a client that sent an empty one (spec 3.1.3.1). */
+  assignClientId(): string {
+    let id: string;
+    do id = `auto-${randomUUID()}`;
+    while (this.sessions.get(id) !== undefined);
+    return id;
+  }
+
+  /**
+   * Admits an authenticated CONNECT: refuses past maxConnections (0x89), takes over a connected
+   * client with the same id (DISCONNECT 0x8E), and finds or creates the session per Clean Start.
+   */
+  admit(conn: Connection, cleanStart: boolean): Admission | number {
+    const id = conn.clientId;
+    const old = this.clients.get(id);
+    if (old === undefined && this.clients.size >= this.options.maxConnections) return 0x89;
+    if (old !== undefined) old.takeOver(cleanStart);
+    let session = this.sessions.get(id);
+    let sessionPresent = false;
+    if (session !== undefined) {
+      if (cleanStart) {
+        this.endSession(session);
+        session = undefined;
+      } else {
+        sessionPresent = true;
+        session.expiryTimer?.cancel();
+        session.expiryTimer = null;
+        // A new connection to the session before the will delay elapsed: no will (MQTT-3.1.3-9).
+        this.wills.cancel(session);
+      }
+    }
+    if (session === undefined) {
+      session = new Session(id, this);
+      this.sessions.set(id, session);
+    }
+    this.clients.set(id, conn);
+    return { session, sessionPresent };
+  }
+
+  /** CONNACK 0x00 went out. */
+  connected(conn: Connection, sessionPresent: boolean): void {
+    this.events.emit('connect', conn, sessionPresent);
+  }
+
+  /**
+   * A connected client's connection ended: schedule its will, redistribute shared messages it had not
+   * acknowledged, and end the session now (expiry 0) or arm its expiry timer.
+   */
+  clientGone(conn: Connection, initiator: DisconnectInitiator, reasonCode: number | undefined): void {
+    const session = conn.session!;
+    if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
+    if (session.link === conn) session.detach();
+    const will = conn.will;
+    let willPublished = false;
+    if (!this.closing) {
+      if (session.sharedCount !== 0) this.redistributeShared(session, false);
+      const takeover = conn.takenOver;
+      if (takeover !== null) {
+        // Like Mosquitto: the will goes out when the session ends with the takeover, else it is dropped.
+        if (session.expiryInterval === 0 || takeover.cleanStart) {
+          if (will !== null) {
+            this.publishWill(will, conn, session);
+            willPublished = true;
+          }
+          this.endSession(session);
+        }
+      } else {
+        if (will !== null) {
+          this.wills.schedule(session, will, conn);
+          willPublished = true;
+        }
+        if (session.expiryInterval === 0) this.endSession(session);
+        else if (session.expiryInterval !== 0xffff_ffff) {
+          session.expiryTimer = setLongTimeout(() => this.endSession(session), session.expiryInterval * 1000);
+        }
+      }
+    }
+    this.events.emit('disconnect', conn, { initiator, reasonCode, willPublished });
+  }
+
+  /** Ends a session: its pending will goes out, its subscriptions and messages are dropped. */
+  endSession(session: Session): void {
+    session.expiryTimer?.cancel();
+    session.expiryTimer = null;
+    this.wills.fire(session);
+    if (session.sharedCount !== 0) this.redistributeShared(session, true);
+    const subs = session.subscriptions;
+    if (subs !== null) for (const filter of subs.keys()) this.tree.remove(filter, session);
+    session.subscriptions = null;
+    session.sharedCount = 0;
+    session.inboundQoS2 = null;
+    session.clearMessages();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  /**
+   * Hands the shared-subscription messages `session` has not acknowledged to another member of their
+   * group: to a connected one when the client merely went offline, to any other when the session ends.
+   */
+  private redistributeShared(session: Session, ending: boolean): void {
+    const connected = (e: { owner: Session }): boolean => e.owner.link !== null;
+    const hasOtherConnected = (g: SharedGroup<Session>): boolean => g.members.some((m) => m.owner !== session && m.owner.link !== null);
+    const taken = session.takeShared((d) => !ending && !hasOtherConnected(d.group!));
+    const now = this.now();
+    for (const d of taken) {
+      if (d.message.isExpired(now)) continue;
+      const m = d.group!.pick(connected, session);
+      if (m === undefined) {
+        this.dropped(session, d.message, d.qos, 'noSubscriberAvailable');
+        continue;
+      }
+      const qos = (m.qos < d.message.qos ? m.qos : d.message.qos) as QoS;
+      m.owner.deliver(d.message, qos, m.retainAsPublished && d.message.retain, m.subscriptionId === 0 ? undefined : m.subscriptionId, d.group);
+    }
+  }
+
+  // Publishing ------------------------------------------------------------------------------------------
+
+  /** Stores (retained), routes and reports an accepted message; returns the number of deliveries. */
+  publish(msg: Message, client: ClientInfo | null): number {
+    this.messagesReceived++;
+    if (msg.retain) {
+      if (msg.payload.length === 0) this.retained.delete(msg.topic);
+      else this.retained.set(new Message(msg.topic, msg.own().payload, msg.qos, true, msg.properties, null, 0, msg.expiresAt));
+    }
+    const n = this.router.route(msg);
+    this.messagesRouted += n;
+    this.events.emit('publish', msg, client);
+    return n;
+  }
+
+  /** Publishes a will (after the authorizePublish hook, when configured). */
+  private publishWill(will: Will, client: ClientInfo, session: Session): void {
+    const msg = new Message(will.topic, will.payload, will.qos, will.retain, willPublishProperties(will.properties), session, this.now());
+    const hook = this.options.authorizePublish;
+    if (hook === undefined) {
+      this.publish(msg, client);
+      return;
+    }
+    const allowed = (r: boolean | number): boolean => r === true || (typeof r === 'number' && r < 0x80);
+    try {
+      const r = hook(client, msg, true);
+      if (!isThenable(r)) {
+        if (allowed(r)) this.publish(msg, client);
+        return;
+      }
+      r.then(
+        (res) => {
+          if (allowed(res) && !this.closing) this.publish(msg, client);
+        },
+        (err: unknown) => this.clientError(client, new HookError('authorizePublish', 0x80, err)),
+      );
+    } catch (err) {
+      this.clientError(client, new HookError('authorizePublish', 0x80, err));
+    }
+  }
+
+  /** Sends the retained messages matching `filter` to `session` (after SUBACK), with retain set. */
+  sendRetained(session: Session, filter: string, qos: QoS, subscriptionId: number): void {
+    const found: RetainedMessage[] = [];
+    this.retained.match(filter, (m) => found.push(m));
+    const now = this.now();
+    for (const m of found) {
+      if (m.expiresAt !== 0 && m.expiresAt <= now) {
+        this.retained.delete(m.topic);
+        continue;
+      }
+      const msg = Message.from(m, now);
+      session.deliver(msg, (msg.qos < qos ? msg.qos : qos) as QoS, true, subscriptionId === 0 ? undefined : subscriptionId, null);
+    }
+  }
+
+  // Reporting -------------------------------------------------------------------------------------------
+
+  dropped(session: Session, message: Message, qos: QoS, reason: DropReason): void {
+    this.droppedMessages++;
+    this.events.emit('drop', { clientId: session.clientId, message, qos, reason });
+  }
+
+  // Flow control ----------------------------------------------------------------------------------------
+
+  throttle(publisher: object | null, subscriber: Session): void {
+    if (this.options.slowConsumerTimeout === 0 || !(publisher instanceof Session) || publisher === subscriber) return;
+    const conn = publisher.link;
+    if (!(conn instanceof Connection)) return;
+    let t = subscriber.throttle;
+    if (t === null) t = subscriber.throttle = { publishers: new Set(), since: this.supervisor.tick, slow: false };
+    if (t.slow || t.publishers.has(conn)) return;
+    t.publishers.add(conn);
+    conn.block(Blocker.Downstream);
+  }
+
+  release(subscriber: Session): void {
+    const t = subscriber.throttle;
+    if (t === null) return;
+    subscriber.throttle = null;
+    for (const conn of t.publishers) (conn as Connection).unblock(Blocker.Downstream);
+  }
+
+  /** A subscriber congested past the slow-consumer timeout stops holding publishers back. */
+  checkSlowConsumer(subscriber: Session): void {
+    const t = subscriber.throttle!;
+    if (t.slow || this.supervisor.elapsedSince(t.since) < this.options.slowConsumerTimeout) return;
+    t.slow = true;
+    const held = [...t.publishers];
+    t.publishers.clear();
+    for (const conn of held) (conn as Connection).unblock(Blocker.Downstream);
+  }
+
+  clientError(client: ClientInfo | null, err: Error): void {
+    this.events.emit('clientError', client, err);
+  }
+
+  metrics(): BrokerMetrics {
+    return {
+      connections: this.connections.size,
+      clients: this.clients.size,
+      sessions: this.sessions.size,
+      subscriptions: this.tree.size,
+      retainedMessages: this.retained.size,
+      pendingWills: this.wills.size,
+      messagesReceived: this.messagesReceived,
+      messagesRouted: this.messagesRouted,
+      droppedMessages: this.droppedMessages,
+    };
+  }
+
+  // Batched writes --------------------------------------------------------------------------------------
+
+  /** `conn` has bytes to write: flush it (with every other such connection) once this turn's I/O is done. */
+  scheduleFlush(conn: Connection): void {
+    this.flushQueue.push(conn);
+    if (this.flushImmediate === null) this.flushImmediate = setImmediate(this.flushAll);
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushImmediate = null;
+    const list = this.flushQueue;
+    this.flushQueue = this.flushSpare;
+    this.flushSpare = list;
+    for (let i = 0; i < list.length; i++) list[i]!.flush();
+    list.length = 0;
+  };
+
+  // Shutdown --------------------------------------------------------------------------------------------
+
+  /**
+   * Sends DISCONNECT 0x8B to every connected client, closes every connection and clears every timer.
+   * Sessions and retained messages stay in their stores; wills are not published.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.supervisor.stop();
+    this.wills.clear();
+    for (const s of this.sessions.values()) {
+      s.expiryTimer?.cancel();
+      s.expiryTimer = null;
+    }
+    for (const conn of [...this.connections]) {
+      if (conn.state === ConnState.Connected) conn.disconnect(0x8b, 'server shutting down');
+      else conn.close(null, 'server', undefined);
+    }
+    if (this.flushImmediate !== null) {
+      clearImmediate(this.flushImmediate);
+      this.flushAll();
+    }
+    if (this.connections.size !== 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
+      this.drained = null;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/** The events of {@link MqttBroker}, for logs and metrics. */
+import type { QoS, Subscription } from '../codec/index.js';
+import type { ClientInfo, PublishedMessage } from './auth.js';
+import type { DropReason } from './session.js';
+
+/** Who ended a connection. */
+export type DisconnectInitiator = 'client' | 'server' | 'network';
+
+/** Details of a `disconnect` event. */
+export interface DisconnectInfo {
+  /** `client`: the client sent DISCONNECT; `server`: the broker sent one (or refused); `network`: the connection was lost. */
+  readonly initiator: DisconnectInitiator;
+  /** The reason code of the DISCONNECT sent or received; undefined for a lost connection. */
+  readonly reasonCode: number | undefined;
+  /** Whether the client's will message was (or is scheduled to be) published. */
+  readonly willPublished: boolean;
+}
+
+/** Details of a `drop` event: a message a client should have received but did not. */
+export interface DropInfo {
+  readonly clientId: string;
+  readonly message: PublishedMessage;
+  /** The QoS it would have been delivered with. */
+  readonly qos: QoS;
+  /** `queueFull`: the session queue was at `maxQueuedMessages`; `packetTooLarge`: above the client's Maximum Packet Size; `noSubscriberAvailable`: a shared group had no member left. */
+  readonly reason: DropReason;
+}
+
+/** Event names and listener arguments of {@link MqttBroker}. */
+export interface BrokerEventMap {
+  /** A client completed CONNECT and got CONNACK 0x00. */
+  connect: [client: ClientInfo, sessionPresent: boolean];
+  /** A connected client's connection ended. */
+  disconnect: [client: ClientInfo, info: DisconnectInfo];
+  /** SUBSCRIBE answered: one reason code per subscription (granted QoS or failure). */
+  subscribe: [client: ClientInfo, subscriptions: Subscription[], reasonCodes: number[]];
+  /** UNSUBSCRIBE answered. */
+  unsubscribe: [client: ClientInfo, topicFilters: string[], reasonCodes: number[]];
+  /** A message was accepted for routing; `client` is null for wills and {@link MqttBroker.publish}. */
+  publish: [message: PublishedMessage, client: ClientInfo | null];
+  /** A message was not delivered to a client (see {@link DropInfo}). Counted in `metrics().droppedMessages`. */
+  drop: [info: DropInfo];
+  /** A client violated the protocol, its socket failed, or a hook threw; the error carries the reason code sent. */
+  clientError: [client: ClientInfo | null, error: Error];
+  /** A listener failed after it started. As with any EventEmitter, unhandled `error` events throw. */
+  error: [error: Error];
+}

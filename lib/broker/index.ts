@@ -1,0 +1,36 @@
+/** nest-mqtt5/broker — an embeddable MQTT v5 broker. */
+export { MqttBroker, type BrokerPublishOptions } from './broker.js';
+export {
+  BrokerOptionsError,
+  DEFAULT_OPTIONS,
+  type MqttBrokerOptions,
+  type QueueFullPolicy,
+} from './options.js';
+export type {
+  Authenticate,
+  AuthenticateRequest,
+  AuthenticateResult,
+  AuthorizePublish,
+  AuthorizePublishResult,
+  AuthorizeSubscribe,
+  AuthorizeSubscribeResult,
+  ClientInfo,
+  PublishedMessage,
+  TransportKind,
+} from './auth.js';
+export type { BrokerEventMap, DisconnectInfo, DisconnectInitiator, DropInfo } from './events.js';
+export type { BrokerMetrics } from './core.js';
+export type { DropReason, Session } from './session.js';
+export type {
+  BoundAddress,
+  ListenAddresses,
+  ListenOptions,
+  TcpListenerOptions,
+  TlsListenerOptions,
+  WsListenerOptions,
+  WssListenerOptions,
+} from './listeners.js';
+export { MemorySessionStore, type RetainedMessage, type RetainedStore, type SessionStore } from './store.js';
+export { MemoryRetainedStore } from './retained.js';
+export { TopicTree, SharedGroup, type SubscriptionEntry, type SubscriptionOptions } from './topic-tree.js';
+export { BrokerClosedError, HookError } from './errors.js';

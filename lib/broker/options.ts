@@ -1,0 +1,186 @@
+/**
+ * Broker options: limits with safe defaults, feature switches announced in CONNACK, hooks and stores.
+ * {@link resolveOptions} validates user input once, so the hot path reads plain numbers.
+ */
+import type { QoS } from '../codec/index.js';
+import type { Authenticate, AuthorizePublish, AuthorizeSubscribe } from './auth.js';
+import type { RetainedStore, SessionStore } from './store.js';
+
+/** What happens when a message must be queued for a session whose queue already holds `maxQueuedMessages`. */
+export type QueueFullPolicy = 'dropNew' | 'dropOldest';
+
+/** Options of {@link MqttBroker}. Every limit has a safe default; times are in milliseconds unless named `…Interval`/`…KeepAlive` (seconds, as on the wire). */
+export interface MqttBrokerOptions {
+  /** Connected clients at most; a CONNECT beyond gets CONNACK 0x89 (Server busy). Default 10,000. */
+  maxConnections?: number;
+  /** Largest packet accepted from a client, fixed header included (announced in CONNACK; larger → DISCONNECT 0x95). Default 1 MiB. */
+  maximumPacketSize?: number;
+  /** QoS 1/2 PUBLISHes a client may have unacknowledged towards the broker (CONNACK Receive Maximum; more → DISCONNECT 0x93). Default 1024. */
+  receiveMaximum?: number;
+  /** Highest topic alias a client may use towards the broker (0 disables aliases; above → DISCONNECT 0x94). Default 32. */
+  topicAliasMaximum?: number;
+  /**
+   * Messages waiting for one session (offline, receive maximum reached, or socket full) at most.
+   * When full, QoS 0 messages are dropped first; then {@link queueFullPolicy} applies. Every drop is
+   * counted in `broker.metrics().droppedMessages` and reported by the `drop` event. Default 1000.
+   */
+  maxQueuedMessages?: number;
+  /**
+   * When a session's queue is full and no queued QoS 0 message can make room: `dropNew` (default) refuses
+   * the new message and keeps the queue in order; `dropOldest` evicts the oldest queued message.
+   */
+  queueFullPolicy?: QueueFullPolicy;
+  /** Whether QoS 0 messages are queued for a disconnected persistent session (they are always queued behind a full socket). Default false. */
+  queueQoS0Offline?: boolean;
+  /**
+   * Flow control: when a connected subscriber's queue is half full, the clients publishing to it are
+   * not read until it has drained to a quarter. A subscriber that stays that congested for this long
+   * (ms) counts as a slow consumer and holds nobody back any more (its queue policy applies). 0 turns
+   * publisher flow control off. Default 1000 ms.
+   */
+  slowConsumerTimeout?: number;
+  /** Subscriptions one session may hold; a SUBSCRIBE beyond gets SUBACK 0x97 (Quota exceeded) for the extra filters. Default 1000. */
+  maxSubscriptionsPerClient?: number;
+  /** A connection that has not completed CONNECT (and any AUTH exchange) within this time is closed. Default 10,000 ms. */
+  connectTimeout?: number;
+  /** When set, every client gets this keep alive (seconds) in CONNACK instead of its own. */
+  serverKeepAlive?: number;
+  /** Largest keep alive (seconds) a client may ask for; a larger one, or 0, is replaced by this in CONNACK. Default 65,535 (no cap). */
+  maxKeepAlive?: number;
+  /** Largest session expiry interval (seconds) granted; a larger request is lowered in CONNACK. Default 86,400 (one day). */
+  maxSessionExpiryInterval?: number;
+  /** Highest QoS accepted in PUBLISH (announced in CONNACK; above → DISCONNECT 0x9B). Default 2. */
+  maximumQoS?: QoS;
+  /** Whether retained messages are supported (announced in CONNACK; a retained PUBLISH otherwise → DISCONNECT 0x9A). Default true. */
+  retainAvailable?: boolean;
+  /** Whether wildcard filters may be subscribed (otherwise SUBACK 0xA2). Default true. */
+  wildcardSubscriptionAvailable?: boolean;
+  /** Whether subscription identifiers are supported (otherwise SUBSCRIBE carrying one → DISCONNECT 0xA1). Default true. */
+  subscriptionIdentifiersAvailable?: boolean;
+  /** Whether `$share/<group>/<filter>` subscriptions are supported (otherwise SUBACK 0x9E). Default true. */
+  sharedSubscriptionAvailable?: boolean;
+  /** Whether an empty client identifier gets an assigned one (otherwise CONNACK 0x85). Default true. */
+  allowEmptyClientId?: boolean;
+  /** Sent as Response Information in CONNACK to clients that request it (basis for response topics). */
+  responseInformation?: string;
+  /**
+   * Outgoing bytes buffered in user space per client before further messages wait in its session queue,
+   * and before the broker stops reading from a client that does not read its acknowledgements. Default 64 KiB.
+   */
+  writeBufferHighWaterMark?: number;
+  /** After the broker closes a connection (DISCONNECT sent), it waits this long for the peer to close before destroying the socket. Default 1000 ms. */
+  closeGracePeriod?: number;
+  /** Authenticates CONNECT (and enhanced AUTH steps); without it every client is accepted unless it asks for enhanced authentication. */
+  authenticate?: Authenticate;
+  /** Authorises each PUBLISH (and will message); a refusal answers PUBACK/PUBREC 0x87 (QoS 0: dropped). */
+  authorizePublish?: AuthorizePublish;
+  /** Authorises each subscription of SUBSCRIBE; a refusal answers 0x87 for that filter in SUBACK. */
+  authorizeSubscribe?: AuthorizeSubscribe;
+  /** Where sessions live (default: in memory). */
+  sessionStore?: SessionStore;
+  /** Where retained messages live (default: in memory, a topic trie). */
+  retainedStore?: RetainedStore;
+}
+
+/** Options after defaults and validation (internal). */
+export interface ResolvedOptions {
+  readonly maxConnections: number;
+  readonly maximumPacketSize: number;
+  readonly receiveMaximum: number;
+  readonly topicAliasMaximum: number;
+  readonly maxQueuedMessages: number;
+  readonly queueFullPolicy: QueueFullPolicy;
+  readonly queueQoS0Offline: boolean;
+  readonly slowConsumerTimeout: number;
+  readonly maxSubscriptionsPerClient: number;
+  readonly connectTimeout: number;
+  readonly serverKeepAlive: number | undefined;
+  readonly maxKeepAlive: number;
+  readonly maxSessionExpiryInterval: number;
+  readonly maximumQoS: QoS;
+  readonly retainAvailable: boolean;
+  readonly wildcardSubscriptionAvailable: boolean;
+  readonly subscriptionIdentifiersAvailable: boolean;
+  readonly sharedSubscriptionAvailable: boolean;
+  readonly allowEmptyClientId: boolean;
+  readonly responseInformation: string | undefined;
+  readonly writeBufferHighWaterMark: number;
+  readonly closeGracePeriod: number;
+  readonly authenticate: Authenticate | undefined;
+  readonly authorizePublish: AuthorizePublish | undefined;
+  readonly authorizeSubscribe: AuthorizeSubscribe | undefined;
+}
+
+/** Thrown by the constructor of {@link MqttBroker} for an option out of range. */
+export class BrokerOptionsError extends RangeError {
+  override readonly name = 'BrokerOptionsError';
+}
+
+/** The defaults, exported for documentation and tests. */
+export const DEFAULT_OPTIONS = {
+  maxConnections: 10_000,
+  maximumPacketSize: 1024 * 1024,
+  receiveMaximum: 1024,
+  topicAliasMaximum: 32,
+  maxQueuedMessages: 1000,
+  queueFullPolicy: 'dropNew',
+  queueQoS0Offline: false,
+  slowConsumerTimeout: 1000,
+  maxSubscriptionsPerClient: 1000,
+  connectTimeout: 10_000,
+  maxKeepAlive: 65_535,
+  maxSessionExpiryInterval: 86_400,
+  maximumQoS: 2,
+  writeBufferHighWaterMark: 64 * 1024,
+  closeGracePeriod: 1000,
+} as const;
+
+function int(name: string, v: number | undefined, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new BrokerOptionsError(`option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function hook<T>(name: string, v: T | undefined): T | undefined {
+  if (v !== undefined && typeof v !== 'function') throw new BrokerOptionsError(`option ${name} must be a function`);
+  return v;
+}
+
+/** Applies defaults and checks ranges; throws {@link BrokerOptionsError} on a bad value. */
+export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
+  const d = DEFAULT_OPTIONS;
+  const policy = o.queueFullPolicy ?? d.queueFullPolicy;
+  if (policy !== 'dropNew' && policy !== 'dropOldest') {
+    throw new BrokerOptionsError(`option queueFullPolicy must be 'dropNew' or 'dropOldest'`);
+  }
+  return {
+    maxConnections: int('maxConnections', o.maxConnections, d.maxConnections, 1, 10_000_000),
+    // 5 bytes of fixed header at least; 268,435,460 is the protocol's own ceiling.
+    maximumPacketSize: int('maximumPacketSize', o.maximumPacketSize, d.maximumPacketSize, 64, 268_435_460),
+    receiveMaximum: int('receiveMaximum', o.receiveMaximum, d.receiveMaximum, 1, 65_535),
+    topicAliasMaximum: int('topicAliasMaximum', o.topicAliasMaximum, d.topicAliasMaximum, 0, 65_535),
+    maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages, d.maxQueuedMessages, 0, 10_000_000),
+    queueFullPolicy: policy,
+    queueQoS0Offline: o.queueQoS0Offline ?? false,
+    slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, d.slowConsumerTimeout, 0, 3_600_000),
+    maxSubscriptionsPerClient: int('maxSubscriptionsPerClient', o.maxSubscriptionsPerClient, d.maxSubscriptionsPerClient, 1, 10_000_000),
+    connectTimeout: int('connectTimeout', o.connectTimeout, d.connectTimeout, 1, 2_147_483_647),
+    serverKeepAlive: o.serverKeepAlive === undefined ? undefined : int('serverKeepAlive', o.serverKeepAlive, 0, 0, 65_535),
+    maxKeepAlive: int('maxKeepAlive', o.maxKeepAlive, d.maxKeepAlive, 1, 65_535),
+    maxSessionExpiryInterval: int('maxSessionExpiryInterval', o.maxSessionExpiryInterval, d.maxSessionExpiryInterval, 0, 0xffff_ffff),
+    maximumQoS: int('maximumQoS', o.maximumQoS, d.maximumQoS, 0, 2) as QoS,
+    retainAvailable: o.retainAvailable ?? true,
+    wildcardSubscriptionAvailable: o.wildcardSubscriptionAvailable ?? true,
+    subscriptionIdentifiersAvailable: o.subscriptionIdentifiersAvailable ?? true,
+    sharedSubscriptionAvailable: o.sharedSubscriptionAvailable ?? true,
+    allowEmptyClientId: o.allowEmptyClientId ?? true,
+    responseInformation: o.responseInformation,
+    writeBufferHighWaterMark: int('writeBufferHighWaterMark', o.writeBufferHighWaterMark, d.writeBufferHighWaterMark, 1024, 1 << 30),
+    closeGracePeriod: int('closeGracePeriod', o.closeGracePeriod, d.closeGracePeriod, 0, 600_000),
+    authenticate: hook('authenticate', o.authenticate),
+    authorizePublish: hook('authorizePublish', o.authorizePublish),
+    authorizeSubscribe: hook('authorizeSubscribe', o.authorizeSubscribe),
+  };
+}

@@ -243,19 +243,19 @@ export class PacketParser {
         }
         case 'u16': {
           const v = this.u16(name);
-          if (v === 0 && def.nonZero) throw protocolError(`${name} must not be 0`);
+          if (v === 0 && def.nonZero) throw new MqttProtocolError(def.zeroReasonCode, `${name} must not be 0`);
           out[name] = v;
           break;
         }
         case 'u32': {
           const v = this.u32(name);
-          if (v === 0 && def.nonZero) throw protocolError(`${name} must not be 0`);
+          if (v === 0 && def.nonZero) throw new MqttProtocolError(def.zeroReasonCode, `${name} must not be 0`);
           out[name] = v;
           break;
         }
         case 'varint': {
           const v = this.varint(name);
-          if (v === 0 && def.nonZero) throw protocolError(`${name} must not be 0`);
+          if (v === 0 && def.nonZero) throw new MqttProtocolError(def.zeroReasonCode, `${name} must not be 0`);
           if (!repeated) out[name] = v;
           else {
             const prev = out[name] as number | number[];

@@ -2,7 +2,7 @@
  * Measuring and writing a property section (spec 2.2.2), driven by the property table.
  * `measureProperties` validates everything; `writeProperties` trusts what it measured.
  */
-import { malformed, protocolError } from './errors.js';
+import { MqttProtocolError, malformed, protocolError } from './errors.js';
 import { PACKET_NAMES, type Properties, type UserProperty } from './packets.js';
 import { PROPERTY_BY_NAME, WILL_PROPERTIES, type PropertyDefinition } from './properties.js';
 import { utf8Length, writeUtf8, MAX_STRING_BYTES } from './strings.js';
@@ -22,15 +22,15 @@ function measureNumber(def: PropertyDefinition, v: unknown): number {
       return 2;
     case 'u16':
       if (!isIntIn(v, 0, 0xffff)) throw malformed(`${def.name} must be an integer 0..65535`);
-      if (v < min) throw protocolError(`${def.name} must not be 0`);
+      if (v < min) throw new MqttProtocolError(def.zeroReasonCode, `${def.name} must not be 0`);
       return 3;
     case 'u32':
       if (!isIntIn(v, 0, 0xffff_ffff)) throw malformed(`${def.name} must be an integer 0..4294967295`);
-      if (v < min) throw protocolError(`${def.name} must not be 0`);
+      if (v < min) throw new MqttProtocolError(def.zeroReasonCode, `${def.name} must not be 0`);
       return 5;
     default: // 'varint'
       if (!isIntIn(v, 0, MAX_VARINT)) throw malformed(`${def.name} must be an integer 0..${MAX_VARINT}`);
-      if (v < min) throw protocolError(`${def.name} must not be 0`);
+      if (v < min) throw new MqttProtocolError(def.zeroReasonCode, `${def.name} must not be 0`);
       return 1 + varintSize(v);
   }
 }

@@ -34,6 +34,8 @@ export interface PropertyDefinition {
   readonly repeatableIn: readonly number[];
   /** The value 0 is a Protocol Error (Receive Maximum, Topic Alias, Maximum Packet Size, Subscription Identifier). */
   readonly nonZero: boolean;
+  /** Reason code when a nonZero property is 0: 0x82, but 0x94 (Topic Alias invalid) for Topic Alias (3.3.2.3.4). */
+  readonly zeroReasonCode: number;
   /** Bit mask over contexts (bit `1 << context`) derived from `contexts`: the hot paths test this. */
   readonly contextMask: number;
   /** Bit mask over contexts derived from `repeatableIn`. */
@@ -52,7 +54,7 @@ const ALL_WITH_PROPERTIES = [
   SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, DISCONNECT, AUTH,
 ];
 
-type Row = [id: number, name: PropertyName, type: PropertyWireType, contexts: number[], extra?: { repeatableIn?: number[]; nonZero?: boolean }];
+type Row = [id: number, name: PropertyName, type: PropertyWireType, contexts: number[], extra?: { repeatableIn?: number[]; nonZero?: boolean; zeroReasonCode?: number }];
 
 // Spec 2.2.2.2, table 2-4. The only place that says which property may go where.
 const ROWS: Row[] = [
@@ -77,7 +79,7 @@ const ROWS: Row[] = [
   [0x1f, 'reasonString', 'utf8', [CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH]],
   [0x21, 'receiveMaximum', 'u16', [CONNECT, CONNACK], { nonZero: true }],
   [0x22, 'topicAliasMaximum', 'u16', [CONNECT, CONNACK]],
-  [0x23, 'topicAlias', 'u16', [PUBLISH], { nonZero: true }],
+  [0x23, 'topicAlias', 'u16', [PUBLISH], { nonZero: true, zeroReasonCode: 0x94 }],
   [0x24, 'maximumQoS', 'byte', [CONNACK]],
   [0x25, 'retainAvailable', 'bool', [CONNACK]],
   [0x26, 'userProperties', 'pair', ALL_WITH_PROPERTIES, { repeatableIn: ALL_WITH_PROPERTIES }],
@@ -98,6 +100,7 @@ export const PROPERTIES: readonly PropertyDefinition[] = ROWS.map(([id, name, ty
     contexts,
     repeatableIn: extra?.repeatableIn ?? [],
     nonZero: extra?.nonZero ?? false,
+    zeroReasonCode: extra?.zeroReasonCode ?? 0x82,
     contextMask: mask(contexts),
     repeatMask: mask(extra?.repeatableIn ?? []),
     bit: 1 << index,

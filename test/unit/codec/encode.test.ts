@@ -57,7 +57,7 @@ const refused: [string, Packet, number][] = [
   ['user properties that are not an array', pub({ properties: { userProperties: { a: 'b' } as never } }), 0x81],
   ['variable byte integer over 268435455', pub({ properties: { subscriptionIdentifier: MAX_VARINT + 1 } }), 0x81],
   ['Subscription Identifier 0', pub({ properties: { subscriptionIdentifier: [1, 0] } }), 0x82],
-  ['Topic Alias 0', pub({ properties: { topicAlias: 0 } }), 0x82],
+  ['Topic Alias 0', pub({ properties: { topicAlias: 0 } }), 0x94],
   ['Topic Alias 65536', pub({ properties: { topicAlias: 65536 } }), 0x81],
   ['Message Expiry Interval over 32 bits', pub({ properties: { messageExpiryInterval: 2 ** 32 } }), 0x81],
   ['Message Expiry Interval negative', pub({ properties: { messageExpiryInterval: -1 } }), 0x81],

@@ -161,7 +161,7 @@ describe('properties', () => {
     ['bool property other than 0/1 (Request Problem Information 2)', connect({ properties: props(0x17, 2) }), 0x82],
     ['Payload Format Indicator 2', publish({ properties: props(0x01, 2) }), 0x82],
     ['Maximum QoS 2', raw(0x20, [0, 0, ...props(0x24, 2)]), 0x82],
-    ['Topic Alias 0', publish({ properties: props(0x23, ...u16(0)) }), 0x82],
+    ['Topic Alias 0', publish({ properties: props(0x23, ...u16(0)) }), 0x94],
     ['Receive Maximum 0', connect({ properties: props(0x21, ...u16(0)) }), 0x82],
     ['Maximum Packet Size 0', connect({ properties: props(0x27, ...u32(0)) }), 0x82],
     ['Subscription Identifier 0', publish({ properties: props(0x0b, 0) }), 0x82],

@@ -4,7 +4,7 @@
  * in its keep-running mode; its log lines are the contract.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DIST, ensureBuilt, ROOT } from '../../helpers/build.js';
@@ -31,9 +31,31 @@ function lines(text: string): string[] {
     .map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, ''));
 }
 
+/**
+ * The excerpt of the sample's output the README's quick start shows (its ```text block), each line
+ * as a pattern: timestamps vary, and which worker of the shared group takes a job is the broker's
+ * choice. Every line must be one a run really prints, so the README cannot drift from the sample.
+ */
+function readmeExcerpt(): RegExp[] {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## The four layers'));
+  const start = quick.indexOf('```text\n');
+  expect(start).toBeGreaterThan(-1);
+  const block = quick.slice(start + 8, quick.indexOf('\n```', start + 8));
+  return lines(block).map((line) => {
+    const escaped = line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`^${escaped.replace(/\d\d:\d\d:\d\d/g, '\\d\\d:\\d\\d:\\d\\d').replace(/^worker-[ab]/, 'worker-[ab]')}$`);
+  });
+}
+
 /** What every complete run of the scenario prints, whatever the broker. */
 function expectScenario(r: ProcessResult): void {
   const out = lines(r.stdout);
+  const excerpt = readmeExcerpt();
+  expect(excerpt.length).toBeGreaterThanOrEqual(5);
+  for (const pattern of excerpt) {
+    if (!out.some((l) => pattern.test(l))) throw new Error(`README.md shows a line the sample does not print: ${pattern}\n${r.stdout}`);
+  }
   const inOrder = [
     'Sample     devices service and workers a, b are subscribed',
     'Caller     → emit devices/dev-1/telemetry {"celsius":21.4,"humidity":40}',
@@ -70,6 +92,19 @@ describe('npm run sample', () => {
   it('is build + node dist/sample/main.js', () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.sample).toBe('npm run build && node dist/sample/main.js');
+  });
+
+  it('is a Nest project: nest-cli.json points at sample/main.ts and a tsconfig that builds sample/', () => {
+    const nestCli = JSON.parse(readFileSync(path.join(ROOT, 'nest-cli.json'), 'utf8')) as {
+      sourceRoot: string;
+      entryFile: string;
+      compilerOptions: { tsConfigPath: string };
+    };
+    expect(existsSync(path.join(ROOT, nestCli.sourceRoot, `${nestCli.entryFile}.ts`))).toBe(true);
+    const tsconfig = JSON.parse(readFileSync(path.join(ROOT, nestCli.compilerOptions.tsConfigPath), 'utf8')) as { include?: string[] };
+    expect(tsconfig.include?.some((glob) => glob === nestCli.sourceRoot || glob.startsWith(`${nestCli.sourceRoot}/`))).toBe(true);
+    // The entry nest-cli.json names is the one `npm run sample` runs.
+    expect(path.relative(ROOT, MAIN)).toBe(path.join('dist', nestCli.sourceRoot, `${nestCli.entryFile}.js`));
   });
 
   it('runs the demo on the embedded broker and exits 0 with --once', async () => {

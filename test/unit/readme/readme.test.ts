@@ -4,6 +4,7 @@
  * sections a newcomer relies on are present. (The CLI lines are run by test/e2e/cli/readme.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +106,25 @@ describe('README.md', () => {
     const quick = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## The four layers'));
     const commands = fencedBlocks(quick, 'bash').map((b) => b.code.trim());
     expect(commands).toEqual(['npm ci && npm run sample', 'npm test']);
+  });
+
+  it('names only npm scripts that exist (quick start, benchmarks, development)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const named = [...readme.matchAll(/\bnpm run ([\w:-]+)/g)].map((m) => m[1]!);
+    expect(named).toEqual(expect.arrayContaining(['sample', 'bench', 'typecheck', 'test:unit', 'build', 'fuzz']));
+    expect([...new Set(named)].filter((name) => pkg.scripts[name] === undefined)).toEqual([]);
+    expect(pkg.scripts.test).toBeDefined(); // `npm test`
+  });
+
+  it('has a scale-out section with a shared-subscription example and a feature table with the v5 essentials', () => {
+    const scale = readme.slice(readme.indexOf('## Scaling out on a clustered broker'), readme.indexOf('## Supported MQTT v5 features'));
+    expect(scale).toMatch(/```ts\n[\s\S]*subscribeOptions: \{ share:/);
+    expect(scale).toContain('$share/');
+    const table = readme.slice(readme.indexOf('## Supported MQTT v5 features'), readme.indexOf('## Benchmarks'));
+    expect(table).toContain('| Feature | Codec | Client | Broker | Nest transport |');
+    for (const feature of ['Shared subscriptions', 'Request/response', 'User properties', 'Message expiry', 'Topic aliases', 'Will messages', 'Flow control']) {
+      expect(table).toMatch(new RegExp(`^\\| ${feature}[^\n]*\\|$`, 'm'));
+    }
   });
 
   it('covers the four layers, the Nest transport, the client models, the broker and CLI, scaling out, features and benchmarks', () => {

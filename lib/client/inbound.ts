@@ -17,12 +17,14 @@
  *
  * Receive Maximum: a conforming server stops sending QoS 1/2 messages while Receive Maximum of them
  * (our CONNECT property) are unacknowledged, so in manual mode the application's pace throttles the
- * server. The client does not disconnect a server that sends more (spec 3.3.4 suggests DISCONNECT
- * 0x93): Mosquitto 2.0.11, for one, keeps only the first window — with Receive Maximum 4 it was
- * measured with 40 QoS 1 messages outstanding — and a disconnect would turn that broker bug into a
- * reconnect-and-redeliver loop. Tolerating it costs nothing unbounded: the state kept per message is
- * a packet id, of which there are at most 65,535 in flight. Applications that need a hard bound on
- * concurrent work keep their own (as the Nest transport does).
+ * server. By default the client treats a server that sends more as a protocol error (DISCONNECT
+ * 0x93, spec 3.3.4; the check is in the client, counting {@link InboundFlow.pendingCount} and the
+ * QoS 2 ids awaiting PUBREL). Mosquitto 2.0.11, for one, keeps only the first window — with Receive
+ * Maximum 4 it was measured with 40 QoS 1 messages outstanding — and there the disconnect would turn
+ * that broker bug into a reconnect-and-redeliver loop; option `enforceReceiveMaximum: false` tolerates
+ * it instead. Tolerating costs nothing unbounded: the state kept per message is a packet id, of which
+ * there are at most 65,535 in flight. Applications that need a hard bound on concurrent work keep
+ * their own (as the Nest transport does).
  */
 import { PacketType, encodePacket, type PublishPacket } from '../codec/index.js';
 import type { Link } from './link.js';

@@ -8,7 +8,7 @@
  * link reports `writable = false` until 'drain', and the client stops taking new publishes from its
  * queue meanwhile.
  */
-import { MqttProtocolError, PacketDecoder, PacketType, encodePacket, type Packet } from '../codec/index.js';
+import { MqttProtocolError, PacketDecoder, PacketType, encodePacket, isReasonCodeAllowed, type Packet } from '../codec/index.js';
 import type { MqttStream } from './connection.js';
 import { ConnectionLostError, MqttClientError } from './errors.js';
 
@@ -166,7 +166,7 @@ export class Link {
     const stream = this.stream;
     if (disconnectCode !== undefined && !stream.destroyed) {
       // Give the DISCONNECT a moment to leave; the grace timer bounds it.
-      stream.end(encodePacket({ type: PacketType.DISCONNECT, reasonCode: disconnectCode }));
+      stream.end(disconnectPacket(disconnectCode));
       this.graceTimer = setTimeout(() => stream.destroy(), FAIL_GRACE_MS);
       this.graceTimer.unref();
     } else {
@@ -292,3 +292,14 @@ export class Link {
 }
 
 function noop(): void {}
+
+/**
+ * The DISCONNECT that tells the server why we close. Not every reason code of an error may travel in
+ * a DISCONNECT: the decoder's 0x84 (a server sending CONNECT of another protocol version) may not,
+ * and encoding it would throw inside the socket's 'data' listener — leaving the client "connected"
+ * on a dead link. Such codes become 0x82 Protocol Error, which is what the server did.
+ */
+function disconnectPacket(reasonCode: number): Buffer {
+  const code = isReasonCodeAllowed(PacketType.DISCONNECT, reasonCode) ? reasonCode : 0x82;
+  return encodePacket({ type: PacketType.DISCONNECT, reasonCode: code });
+}

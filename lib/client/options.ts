@@ -65,7 +65,7 @@ export interface MqttClientOptions {
    * receiver that was closed. Acks go out in receive order (spec 4.6), so one message never acked
    * holds back the acks of all later ones until the connection ends. Unacked messages count against
    * our Receive Maximum (CONNECT `properties.receiveMaximum`): a conforming server then sends no more
-   * until some are acked. (Some brokers overshoot it — the client tolerates that, see inbound.ts — so
+   * until some are acked. (Some brokers overshoot it — see `enforceReceiveMaximum` — so
    * bound concurrent work in the application too if it must be exact.)
    * Messages no receiver or callback takes (and no 'unhandledMessage' listener) are acked by the client.
    */

@@ -1,8 +1,10 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
 import {
+  MqttClient,
   NotConnectedError,
   PublishError,
   QueueFullError,
+  TcpConnection,
   type PublishResult,
 } from '../../../lib/client/index.js';
 import type { PublishPacket } from '../../../lib/codec/index.js';
@@ -219,6 +221,9 @@ describe('publish', () => {
   });
 
   it('rejects before connect() and after disconnect() with NotConnectedError', async () => {
+    const idle = new MqttClient(new TcpConnection({ host: '127.0.0.1', port: 1 }));
+    await expect(idle.publish({ topic: 'x', qos: 1 })).rejects.toBeInstanceOf(NotConnectedError);
+    expect(idle.pendingCount).toBe(0);
     h = await connected();
     await h.client.disconnect();
     await expect(h.client.publish({ topic: 'x' })).rejects.toBeInstanceOf(NotConnectedError);

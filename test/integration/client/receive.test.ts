@@ -145,6 +145,24 @@ describe('receiving', () => {
     expect(await h.conn.expect(DISCONNECT)).toMatchObject({ reasonCode: 0x81 });
   });
 
+  it('answers a CONNECT of another protocol version from the server with DISCONNECT 0x82, then reconnects', async () => {
+    h = await connected();
+    const lost = waitForEvent<[ConnectionLostError]>(h.client, 'disconnected');
+    const reconnecting = waitForEvent(h.client, 'reconnecting');
+    // An MQTT 3.1.1 CONNECT: the decoder's 0x84 may not travel in a DISCONNECT, so 0x82 goes instead.
+    h.conn.sendRaw(Buffer.from('100e00044d5154540402003c00026331', 'hex'));
+    expect(await h.conn.expect(DISCONNECT)).toMatchObject({ reasonCode: 0x82 });
+    const [err] = await lost;
+    expect(err).toBeInstanceOf(ConnectionLostError);
+    expect(err.reasonCode).toBe(0x84);
+    expect(h.client.state).toBe('reconnecting');
+    await reconnecting;
+    const back = waitForEvent(h.client, 'reconnected');
+    h.conn = (await acceptReconnect(h.server)).conn;
+    await back;
+    expect(h.client.connected).toBe(true);
+  });
+
   it('routes by subscription identifier when present', async () => {
     h = await connected();
     const one: string[] = [];

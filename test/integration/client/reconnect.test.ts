@@ -1,4 +1,5 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
+import net from 'node:net';
 import {
   ClientClosedError,
   ConnectionLostError,
@@ -8,7 +9,10 @@ import {
   MqttClient,
   MqttClientError,
   NotConnectedError,
+  QueueFullError,
   TcpConnection,
+  type Connection,
+  type MqttStream,
   type ReconnectingInfo,
   type ResubscribeResult,
 } from '../../../lib/client/index.js';
@@ -140,6 +144,88 @@ describe('reconnect and session', () => {
     expect(p1.topic).toBe('later/1');
     conn.send({ type: PUBACK, packetId: p1.packetId! });
     await Promise.all([q0, q1, sub]);
+  });
+
+  it('reconnects with the same CONNECT: every field kept, only cleanStart false', async () => {
+    h = await connected({}, {}, {
+      clientId: 'same-connect',
+      keepAlive: 33,
+      cleanStart: true,
+      username: 'u',
+      password: 'p',
+      will: { topic: 'w', payload: 'bye', qos: 2, retain: true, properties: { willDelayInterval: 4, contentType: 'c' } },
+      properties: { sessionExpiryInterval: 60, receiveMaximum: 7, maximumPacketSize: 5000, topicAliasMaximum: 2, userProperties: [['k', 'v']] },
+    });
+    const first = h.connect;
+    h.conn.destroy();
+    const { conn, connect: again } = await acceptReconnect(h.server, { sessionPresent: true });
+    h.conn = conn;
+    expect(first.cleanStart).toBe(true);
+    expect(again).toStrictEqual({ ...first, cleanStart: false });
+  });
+
+  it('bounds the publishes queued while disconnected (maxPendingPublishes) and sends them in order after', async () => {
+    h = await connected({}, { maxPendingPublishes: 3 });
+    const { client, server } = h;
+    const lost = waitForEvent(client, 'disconnected');
+    h.conn.destroy();
+    await lost;
+    const queued = [0, 1, 2].map((i) => client.publish({ topic: `off/${i}`, qos: i === 1 ? 0 : 1 }));
+    expect(client.pendingCount).toBe(3);
+    const overflow = await client.publish({ topic: 'off/3', qos: 1 }).then(() => undefined, (e: unknown) => e);
+    expect(overflow).toBeInstanceOf(QueueFullError);
+    expect(client.pendingCount).toBe(3);
+    const { conn } = await acceptReconnect(server);
+    h.conn = conn;
+    for (let i = 0; i < 3; i++) {
+      const p = await conn.expect(PUBLISH);
+      expect(p.topic).toBe(`off/${i}`);
+      if (p.qos !== 0) conn.send({ type: PUBACK, packetId: p.packetId! });
+    }
+    await Promise.all(queued);
+    expect(client.pendingCount).toBe(0);
+  });
+
+  it('works with a user-supplied Connection: connect(signal) again on every reconnect, close() on loss', async () => {
+    const server = await FakeServer.start();
+    const calls: string[] = [];
+    let socket: net.Socket | undefined;
+    // Not a subclass of anything of ours: just the interface of the seed.
+    const custom: Connection = {
+      brokerUrl: `custom://127.0.0.1:${server.port}`,
+      connect(signal: AbortSignal): Promise<MqttStream> {
+        calls.push(`connect aborted=${signal.aborted}`);
+        return new Promise((resolve, reject) => {
+          const s = net.connect({ host: '127.0.0.1', port: server.port }, () => resolve(s));
+          s.once('error', reject);
+          socket = s;
+        });
+      },
+      close(): void {
+        calls.push('close');
+        socket?.destroy();
+      },
+    };
+    const client = new MqttClient(custom, FAST);
+    try {
+      const connecting = client.connect({ clientId: 'custom' });
+      const c1 = await server.accept();
+      await c1.handshake();
+      await connecting;
+      const back = waitForEvent(client, 'reconnected');
+      c1.destroy();
+      const c2 = await server.accept();
+      await c2.handshake();
+      await back;
+      await client.publish({ topic: 'via/custom', qos: 0 });
+      expect((await c2.expect(PUBLISH)).topic).toBe('via/custom');
+      expect(calls).toEqual(['connect aborted=false', 'close', 'connect aborted=false']);
+      await client.disconnect();
+      expect(calls.at(-1)).toBe('close');
+    } finally {
+      await client.disconnect();
+      await server.close();
+    }
   });
 
   it('rejects QoS 0 publishes while reconnecting when queueQoS0 is false', async () => {

@@ -2,6 +2,7 @@
  * MqttBroker: the public face of the embedded MQTT v5 broker. Options and hooks go to the
  * constructor; `listen()` starts TCP/TLS/WebSocket listeners; `close()` shuts everything down.
  */
+import { isUtf8 } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { MqttProtocolError, PacketType, encodedLength, isReasonCodeAllowed, validateTopicName, type Properties, type QoS } from '../codec/index.js';
 import { BrokerCore, type BrokerMetrics } from './core.js';
@@ -60,6 +61,12 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
   /**
    * Stops listening, sends DISCONNECT 0x8B (Server shutting down) to every client, and resolves once
    * every socket is closed and every timer cleared. Idempotent.
+   *
+   * Wills: the broker closes these connections without having received DISCONNECT 0x00, so, as the spec
+   * requires (3.1.2.5) and as Mosquitto does, the will of every connected client is published, and so is
+   * every will still waiting for its Will Delay Interval (the broker's sessions end with it). They are
+   * routed before the DISCONNECT 0x8B goes out, so connected subscribers receive them. A will whose
+   * `authorizePublish` answers asynchronously is not published during shutdown.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -72,7 +79,8 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
 
   /**
    * Publishes a message from the application to the broker's subscribers (and the retained store).
-   * Throws MqttProtocolError for an invalid message (0x90: topic name; 0x81/0x82: QoS, properties).
+   * Throws MqttProtocolError for an invalid message (0x90: topic name; 0x81/0x82: QoS, properties; 0x99: a
+   * payload that is not the UTF-8 its Payload Format Indicator announces).
    */
   publish(message: BrokerPublishOptions): void {
     if (this.closing !== null) throw new BrokerClosedError();
@@ -83,6 +91,9 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
     const properties = message.properties;
     if (properties?.topicAlias !== undefined || properties?.subscriptionIdentifier !== undefined) {
       throw new MqttProtocolError(0x82, 'a message of the broker carries no topic alias or subscription identifier');
+    }
+    if (properties?.payloadFormatIndicator === true && this.core.options.validatePayloadFormat && !isUtf8(payload)) {
+      throw new MqttProtocolError(0x99, 'the payload is not valid UTF-8 although its Payload Format Indicator says it is');
     }
     // Validates QoS, payload and properties once, before any subscriber sees the message.
     encodedLength({ type: PacketType.PUBLISH, topic: message.topic, payload, qos, retain, dup: false, packetId: qos === 0 ? undefined : 1, properties });

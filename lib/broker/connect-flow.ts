@@ -1,10 +1,11 @@
 /**
  * CONNECT, authentication (simple and enhanced, spec 4.12, with re-authentication) and CONNACK.
  *
- * Order of checks: will QoS/retain against the broker's limits (0x9B/0x9A), client identifier (0x85
+ * Order of checks: will QoS/retain against the broker's limits (0x9B/0x9A), will payload format (0x99), client identifier (0x85
  * when empty ones are not allowed), the `authenticate` hook (0x86/0x87/0x8C or continue with AUTH
  * 0x18), then admission (0x89 past maxConnections; takeover of a connected client with the same id).
  */
+import { isUtf8 } from 'node:buffer';
 import {
   MqttProtocolError,
   PacketType,
@@ -49,6 +50,9 @@ export function handleConnect(conn: Connection, p: ConnectPacket): void {
   if (will !== undefined) {
     if (will.qos > opts.maximumQoS) return conn.refuse(0x9b, `will QoS ${will.qos} is above the maximum QoS ${opts.maximumQoS}`);
     if (will.retain && !opts.retainAvailable) return conn.refuse(0x9a, 'retained messages are not supported');
+    if (will.properties?.payloadFormatIndicator === true && opts.validatePayloadFormat && !isUtf8(will.payload)) {
+      return conn.refuse(0x99, 'the will payload is not valid UTF-8 although its Payload Format Indicator says it is');
+    }
   }
   if (p.clientId.length === 0) {
     if (!opts.allowEmptyClientId) return conn.refuse(0x85, 'an empty client identifier is not allowed');

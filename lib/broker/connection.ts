@@ -12,12 +12,15 @@
  * Hooks that answer with a promise block the connection: it stops reading and queues the packets
  * already decoded, so that a client's packets are always processed in order.
  */
+import { isUtf8 } from 'node:buffer';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import {
   MqttProtocolError,
   PACKET_NAMES,
   PacketDecoder,
   PacketType,
+  UnsupportedProtocolError,
   encodePacket,
   isReasonCodeAllowed,
   protocolError,
@@ -92,6 +95,9 @@ let feeding: Connection | null = null;
 function onDecoded(packet: Packet): void {
   feeding!.onPacket(packet);
 }
+
+/** The MQTT 3.1/3.1.1 CONNACK refusing the protocol version (return code 0x01). */
+const CONNACK_V3_UNACCEPTABLE_VERSION = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
 /** Whether a hook answer allows a publish; otherwise the reason code to refuse it with. */
 function publishVerdict(r: AuthorizePublishResult): number {
@@ -182,6 +188,20 @@ export class Connection implements SessionLink, ClientInfo {
     return cert !== null && Object.keys(cert).length !== 0 ? cert : undefined;
   }
 
+  /**
+   * What logs see of a connection: its ClientInfo fields only. A connection reaches the whole broker
+   * (other clients, a CONNECT being authenticated and its password), which a deep `util.inspect` or
+   * JSON.stringify of an event argument must not print.
+   */
+  toJSON(): Pick<ClientInfo, 'clientId' | 'username' | 'remoteAddress' | 'remotePort' | 'transport'> {
+    return { clientId: this.clientId, username: this.username, remoteAddress: this.remoteAddress, remotePort: this.remotePort, transport: this.transport };
+  }
+
+  /** util.inspect shows {@link toJSON}, never the broker behind the connection. */
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return `Connection ${inspectFn(this.toJSON(), options)}`;
+  }
+
   // SessionLink ---------------------------------------------------------------------------------------
 
   /** The socket is full, or this turn's batch is already large: further publishes wait in the session queue. */
@@ -257,8 +277,6 @@ export class Connection implements SessionLink, ClientInfo {
     const core = this.core;
     const state = this.state;
     if (state === ConnState.Closed) return; // lingering close: read and discard
-    // Keep alive counts from the last read; the connect timeout from the connection's start.
-    if (state === ConnState.Connected) this.lastTick = core.supervisor.tick;
     // Between packets a connection needs no decoder state: it borrows the core's shared decoder, and
     // keeps one only while a packet is split across reads.
     const decoder = this.decoder ?? core.borrowDecoder();
@@ -279,7 +297,11 @@ export class Connection implements SessionLink, ClientInfo {
 
   /** @internal One decoded packet, in order. */
   onPacket(p: Packet): void {
-    if (this.state === ConnState.Closed) return;
+    const state = this.state;
+    if (state === ConnState.Closed) return;
+    // Keep alive counts from the last complete control packet (spec 3.1.2.10), not from the last byte: a
+    // client trickling a packet must not hold its connection forever. The connect timeout counts from the start.
+    if (state === ConnState.Connected) this.lastTick = this.core.supervisor.tick;
     if (this.blockers !== 0) {
       (this.backlog ??= []).push(p);
       return;
@@ -372,6 +394,11 @@ export class Connection implements SessionLink, ClientInfo {
         throw new MqttProtocolError(0x93, `more than ${opts.receiveMaximum} QoS 1/2 publishes unacknowledged`);
       }
     }
+    // Spec 3.3.2.3.2: a receiver may check a payload that claims to be UTF-8. Only such payloads pay for it.
+    if (props !== undefined && props.payloadFormatIndicator === true && opts.validatePayloadFormat && !isUtf8(p.payload)) {
+      this.refusePayloadFormat(qos, packetId);
+      return;
+    }
     // The clock is read only for messages that expire.
     const now = props === undefined || props.messageExpiryInterval === undefined ? 0 : core.now();
     const msg = new Message(topic, p.payload, qos, p.retain, props, session, now);
@@ -407,6 +434,15 @@ export class Connection implements SessionLink, ClientInfo {
     );
   }
 
+  /** A PUBLISH whose payload is not the UTF-8 its Payload Format Indicator announces: 0x99, and it is not routed. */
+  private refusePayloadFormat(qos: number, packetId: number): void {
+    const why = 'the payload is not valid UTF-8 although its Payload Format Indicator says it is';
+    // QoS 0 has no acknowledgement to carry the refusal: the spec's answer is DISCONNECT 0x99.
+    if (qos === 0) throw new MqttProtocolError(0x99, why);
+    const type = qos === 1 ? PacketType.PUBACK : PacketType.PUBREC;
+    this.sendPacket({ type, packetId, reasonCode: 0x99, properties: this.problem(why) });
+  }
+
   private hookFailed(err: unknown, msg: Message, packetId: number): void {
     const e = new HookError('authorizePublish', 0x80, err);
     this.core.clientError(this, e);
@@ -439,7 +475,8 @@ export class Connection implements SessionLink, ClientInfo {
     if (alias === 0 || alias > max) throw new MqttProtocolError(0x94, `topic alias ${alias} is outside 1..${max}`);
     if (topic.length === 0) {
       const mapped = this.aliases?.get(alias);
-      if (mapped === undefined) throw protocolError(`topic alias ${alias} has no topic yet`);
+      // 0x94 (Topic Alias invalid) like the client does, rather than the generic 0x82: the alias is what is wrong.
+      if (mapped === undefined) throw new MqttProtocolError(0x94, `topic alias ${alias} has no topic yet`);
       return mapped;
     }
     (this.aliases ??= new Map()).set(alias, topic);
@@ -467,6 +504,13 @@ export class Connection implements SessionLink, ClientInfo {
     const e = err instanceof MqttProtocolError ? err : new MqttProtocolError(0x83, `internal error: ${err instanceof Error ? err.message : String(err)}`);
     this.core.clientError(this, err instanceof Error ? err : e);
     if (this.state === ConnState.Closed) return;
+    if (err instanceof UnsupportedProtocolError && this.state === ConnState.New && (err.protocolVersion === 3 || err.protocolVersion === 4)) {
+      // An MQTT 3.1/3.1.1 client cannot parse a v5 CONNACK: answer in its format, return code 0x01
+      // (unacceptable protocol version, 3.1.1 §3.2.2.3), as Mosquitto does.
+      this.sendBuffer(CONNACK_V3_UNACCEPTABLE_VERSION);
+      this.close(null, 'server', 0x84);
+      return;
+    }
     if (this.state !== ConnState.Connected) {
       // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): refuse with CONNACK instead.
       this.refuse(isReasonCodeAllowed(PacketType.CONNACK, e.reasonCode) ? e.reasonCode : 0x82, e.message);

@@ -191,7 +191,8 @@ export class BrokerCore implements SessionHost {
     if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
     if (session.link === conn) session.detach();
     const will = conn.will;
-    let willPublished = false;
+    // While closing, close() has published the will already.
+    let willPublished = this.closing && will !== null;
     if (!this.closing) {
       if (session.sharedCount !== 0) this.redistributeShared(session, false);
       const takeover = conn.takenOver;
@@ -385,13 +386,20 @@ export class BrokerCore implements SessionHost {
   // Shutdown --------------------------------------------------------------------------------------------
 
   /**
-   * Sends DISCONNECT 0x8B to every connected client, closes every connection and clears every timer.
-   * Sessions and retained messages stay in their stores; wills are not published.
+   * Publishes the wills of connected clients and every pending will (see MqttBroker.close), then sends
+   * DISCONNECT 0x8B to every connected client, closes every connection and clears every timer.
+   * Sessions and retained messages stay in their stores.
    */
   async close(): Promise<void> {
     this.closing = true;
     this.supervisor.stop();
-    this.wills.clear();
+    // The server ends these connections without DISCONNECT 0x00 (spec 3.1.2.5): their wills go out,
+    // before the DISCONNECTs, so that the subscribers still connected receive them.
+    for (const conn of [...this.clients.values()]) {
+      if (conn.will !== null && conn.session !== null) this.publishWill(conn.will, conn, conn.session);
+    }
+    // A delay cannot outlast the broker: pending wills go out now.
+    this.wills.fireAll();
     for (const s of this.sessions.values()) {
       s.expiryTimer?.cancel();
       s.expiryTimer = null;

@@ -61,6 +61,13 @@ export interface MqttBrokerOptions {
   sharedSubscriptionAvailable?: boolean;
   /** Whether an empty client identifier gets an assigned one (otherwise CONNACK 0x85). Default true. */
   allowEmptyClientId?: boolean;
+  /**
+   * Whether a payload whose Payload Format Indicator is 1 (UTF-8) is checked to be valid UTF-8 (spec
+   * 3.3.2.3.2, 3.1.3.2.3). An invalid one is refused with 0x99 (Payload format invalid): PUBACK/PUBREC for
+   * QoS 1/2, DISCONNECT for QoS 0 (it has no acknowledgement), CONNACK for a will; it is not routed.
+   * Payloads without the indicator are never inspected. Default true.
+   */
+  validatePayloadFormat?: boolean;
   /** Sent as Response Information in CONNACK to clients that request it (basis for response topics). */
   responseInformation?: string;
   /**
@@ -103,6 +110,7 @@ export interface ResolvedOptions {
   readonly subscriptionIdentifiersAvailable: boolean;
   readonly sharedSubscriptionAvailable: boolean;
   readonly allowEmptyClientId: boolean;
+  readonly validatePayloadFormat: boolean;
   readonly responseInformation: string | undefined;
   readonly writeBufferHighWaterMark: number;
   readonly closeGracePeriod: number;
@@ -176,6 +184,7 @@ export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
     subscriptionIdentifiersAvailable: o.subscriptionIdentifiersAvailable ?? true,
     sharedSubscriptionAvailable: o.sharedSubscriptionAvailable ?? true,
     allowEmptyClientId: o.allowEmptyClientId ?? true,
+    validatePayloadFormat: o.validatePayloadFormat ?? true,
     responseInformation: o.responseInformation,
     writeBufferHighWaterMark: int('writeBufferHighWaterMark', o.writeBufferHighWaterMark, d.writeBufferHighWaterMark, 1024, 1 << 30),
     closeGracePeriod: int('closeGracePeriod', o.closeGracePeriod, d.closeGracePeriod, 0, 600_000),

@@ -94,6 +94,11 @@ export class TopicTree<S> {
   private count = 0;
   /** Bumped on every change, so that cached match results can tell they are stale. */
   version = 0;
+  /**
+   * Trie nodes the last {@link match} visited: the measure of its cost (it depends on the topic's depth
+   * and the wildcard branches on its path, not on the number of subscriptions). For tests and diagnostics.
+   */
+  lastMatchVisits = 0;
   // Explicit DFS stack: a deep topic must not overflow the call stack.
   private readonly stackNodes: (TreeNode<S> | undefined)[] = [];
   private readonly stackDepth: number[] = [];
@@ -186,12 +191,13 @@ export class TopicTree<S> {
     const dollar = topic.charCodeAt(0) === 0x24;
     const nodes = this.stackNodes;
     const depths = this.stackDepth;
-    let sp = 0;
+    let visits = 0;
     nodes[0] = this.root;
     depths[0] = 0;
-    sp = 1;
+    let sp = 1;
     while (sp > 0) {
       sp--;
+      visits++;
       const node = nodes[sp]!;
       nodes[sp] = undefined;
       const i = depths[sp]!;
@@ -214,6 +220,7 @@ export class TopicTree<S> {
         }
       }
     }
+    this.lastMatchVisits = visits;
   }
 
   private nodeFor(filter: string, create: boolean): TreeNode<S> | undefined {

@@ -69,7 +69,17 @@ export class WillScheduler {
     this.publish(p.will, p.client, session);
   }
 
-  /** Forgets every pending will without publishing (broker shutdown). */
+  /** Publishes every pending will now (broker shutdown: a delay cannot outlast the broker). */
+  fireAll(): void {
+    const all = [...this.pending];
+    this.pending.clear();
+    for (const [session, p] of all) {
+      p.timer.cancel();
+      this.publish(p.will, p.client, session);
+    }
+  }
+
+  /** Forgets every pending will without publishing. */
   clear(): void {
     for (const p of this.pending.values()) p.timer.cancel();
     this.pending.clear();

@@ -9,6 +9,19 @@ import { RawClient } from '../../helpers/raw-client.js';
 import { nextEvent, startBroker, uid, type TestBroker } from './support.js';
 
 let tb: TestBroker | undefined;
+
+/** Every byte the broker sends on `c` until it closes the connection (rejects after 2 s). */
+function receivedUntilClose(c: RawClient): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  c.socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return new Promise<Buffer>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not closed within 2 s; got ${Buffer.concat(chunks).toString('hex')}`)), 2000);
+    void c.closed.then(() => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
 afterEach(async () => {
   await tb?.close();
   tb = undefined;
@@ -23,20 +36,28 @@ describe('CONNECT', () => {
     expect(connack.properties).toMatchObject({ receiveMaximum: 50, topicAliasMaximum: 7, maximumPacketSize: 4096 });
   });
 
-  it('refuses MQTT 3.1.1 (level 4) with CONNACK 0x84 and closes', async () => {
+  it('refuses MQTT 3.1.1 (level 4) with the 3.1.1 CONNACK 0x01 it can parse, and closes', async () => {
     tb = await startBroker();
     const c = await tb.rawOpen();
+    const bytes = receivedUntilClose(c);
     // CONNECT, protocol MQTT level 4, clean session, keepalive 60, client id "v4".
     c.sendRaw([0x10, 14, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, 2, 0x76, 0x34]);
-    const connack = await c.expect(PacketType.CONNACK);
-    expect(connack.reasonCode).toBe(0x84);
-    await c.waitClosed();
+    // A v5 CONNACK (with properties) would be malformed to a 3.1.1 client: return code 0x01, unacceptable protocol version.
+    expect((await bytes).toString('hex')).toBe('20020001');
   });
 
-  it('refuses MQTT 3.1 (MQIsdp, level 3) with CONNACK 0x84', async () => {
+  it('refuses MQTT 3.1 (MQIsdp, level 3) with CONNACK 0x01 too', async () => {
     tb = await startBroker();
     const c = await tb.rawOpen();
+    const bytes = receivedUntilClose(c);
     c.sendRaw([0x10, 16, 0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 3, 0x02, 0, 60, 0, 2, 0x76, 0x33]);
+    expect((await bytes).toString('hex')).toBe('20020001');
+  });
+
+  it('refuses any other protocol level with the v5 CONNACK 0x84 and closes', async () => {
+    tb = await startBroker();
+    const c = await tb.rawOpen();
+    c.sendRaw([0x10, 14, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 0x02, 0, 60, 0, 2, 0x76, 0x36]);
     expect((await c.expect(PacketType.CONNACK)).reasonCode).toBe(0x84);
     await c.waitClosed();
   });

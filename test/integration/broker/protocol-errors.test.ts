@@ -183,10 +183,10 @@ describe('after CONNECT', () => {
     await expectDisconnect(c, 0x94);
   });
 
-  it('an empty topic with an alias never set: DISCONNECT 0x82', async () => {
+  it('an empty topic with an alias never set: DISCONNECT 0x94 (Topic Alias invalid, as our client answers)', async () => {
     const c = await connected();
     c.send({ ...publish(''), properties: { topicAlias: 2 } } as Packet);
-    await expectDisconnect(c, 0x82);
+    await expectDisconnect(c, 0x94);
   });
 
   it('QoS above the maximum QoS: DISCONNECT 0x9B', async () => {

@@ -27,7 +27,7 @@ export class WebSocketConnection implements Connection {
 
   constructor(options: WebSocketConnectionOptions) {
     this.options = options;
-    this.brokerUrl = String(options.url);
+    this.brokerUrl = withoutCredentials(options.url);
   }
 
   connect(signal: AbortSignal): Promise<MqttStream> {
@@ -81,3 +81,11 @@ export class WebSocketConnection implements Connection {
 
 /** Errors after a failed or aborted handshake were already reported by the rejection. */
 function ignore(): void {}
+
+/** The URL as shown in `brokerUrl`, errors and logs: user and password removed (they stay in the URL used to connect). */
+function withoutCredentials(url: string | URL): string {
+  const shown = new URL(String(url));
+  shown.username = '';
+  shown.password = '';
+  return shown.href;
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
-import { Observable, throwError, type Observer } from 'rxjs';
+import { Observable, throwError, type Observer, type Subscriber } from 'rxjs';
 import type { Properties, QoS, UserProperty } from '../codec/index.js';
 import type { MqttClient, MqttMessage, PublishResult } from '../client/index.js';
 import { compatReplyTopic, decodeCompatResponse, encodeCompatRequest } from './compat.js';
@@ -232,17 +232,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       this.client !== undefined && this.connected
         ? this.dispatchEvent<TResult>(packet)
         : this.connect().then(() => this.dispatchEvent<TResult>(packet));
-    // The outcome is kept for whoever subscribes, now or later; no subscriber is not an error.
-    published.catch(noop);
-    return new Observable<TResult>((observer) => {
-      published.then(
-        (value) => {
-          observer.next(value);
-          observer.complete();
-        },
-        (err: unknown) => observer.error(err),
-      );
-    });
+    return eventObservable(published);
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
@@ -514,4 +504,55 @@ function noop(): void {}
 
 function reasonCodeOf(ack: unknown): number | undefined {
   return ack !== null && typeof ack === 'object' && 'reasonCode' in ack ? (ack as { reasonCode?: number }).reasonCode : undefined;
+}
+
+/**
+ * The observable of one `emit()`: completes with the publish outcome, for whoever subscribes, now
+ * or later; no subscriber is not an error. One reaction on the publish promise serves the usual
+ * case — a subscriber that subscribed before the broker's acknowledgement — rather than a `catch`
+ * plus a `then` per subscriber (two extra promises per event on the hottest path of the client).
+ * A subscriber arriving after the outcome still gets it asynchronously, as before.
+ */
+function eventObservable<T>(published: Promise<T>): Observable<T> {
+  let settled = false;
+  let failed = false;
+  let outcome: unknown;
+  // Almost always zero or one subscriber: no array unless there are more.
+  let first: Subscriber<T> | undefined;
+  let more: Subscriber<T>[] | undefined;
+  const deliver = (subscriber: Subscriber<T>): void => {
+    if (failed) {
+      subscriber.error(outcome);
+    } else {
+      subscriber.next(outcome as T);
+      subscriber.complete();
+    }
+  };
+  const settle = (isError: boolean, value: unknown): void => {
+    settled = true;
+    failed = isError;
+    outcome = value;
+    const waiting = first;
+    first = undefined;
+    if (waiting !== undefined) deliver(waiting);
+    if (more !== undefined) {
+      const rest = more;
+      more = undefined;
+      for (const subscriber of rest) deliver(subscriber);
+    }
+  };
+  published.then(
+    (value) => settle(false, value),
+    (err: unknown) => settle(true, err),
+  );
+  return new Observable<T>((subscriber) => {
+    if (settled) {
+      // Late: still asynchronous, like a reaction on a settled promise.
+      void published.then(() => deliver(subscriber), () => deliver(subscriber));
+    } else if (first === undefined) {
+      first = subscriber;
+    } else {
+      (more ??= []).push(subscriber);
+    }
+  });
 }

@@ -314,35 +314,62 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
 
   /** An event (or a request nobody can be answered for): run the handler, then acknowledge. */
   private handleEventMessage(entry: HandlerEntry, message: InboundMessage, data: unknown, context: Mqtt5Context): void {
-    this.withProcessingHooks(context, async (runEndHook) => {
+    if (!this.hooksInstalled()) {
+      // The usual case: no instrumentation, so no async wrapper per message — the handler's
+      // promise (Nest's handler proxies always return one) gets one reaction, which acknowledges.
       let result: unknown;
       try {
-        result = await entry.handler(data, context);
+        result = entry.handler(data, context);
       } catch (err) {
-        // Nest's handler proxies turn errors into error streams; a raw handler may still throw.
-        runEndHook();
-        this.logger.error(err);
-        this.finish(message, RC_UNSPECIFIED_ERROR);
+        // A raw handler may throw synchronously.
+        this.eventFailed(message, err, noop);
         return;
       }
-      if (!isObservable(result)) {
+      // Like `await`: a plain value or a thenable settles in a later tick too.
+      Promise.resolve(result).then(
+        (value) => this.eventSettled(message, value, noop),
+        (err: unknown) => this.eventFailed(message, err, noop),
+      );
+      return;
+    }
+    this.runWithProcessingHooks(context, async (runEndHook: () => void) => {
+      let value: unknown;
+      try {
+        value = await entry.handler(data, context);
+      } catch (err) {
+        this.eventFailed(message, err, runEndHook);
+        return;
+      }
+      this.eventSettled(message, value, runEndHook);
+    });
+  }
+
+  /** An event handler returned (a value or a stream): acknowledge when it is done. */
+  private eventSettled(message: InboundMessage, result: unknown, runEndHook: () => void): void {
+    if (!isObservable(result)) {
+      runEndHook();
+      this.finish(message, RC_SUCCESS);
+      return;
+    }
+    result.subscribe({
+      // Nest's exception layer has already reported the failure (it logs event handler errors
+      // because propagatesEventHandlerErrors is false); here it only decides the ack code.
+      error: () => {
+        runEndHook();
+        this.finish(message, RC_UNSPECIFIED_ERROR);
+      },
+      complete: () => {
         runEndHook();
         this.finish(message, RC_SUCCESS);
-        return;
-      }
-      result.subscribe({
-        // Nest's exception layer has already reported the failure (it logs event handler errors
-        // because propagatesEventHandlerErrors is false); here it only decides the ack code.
-        error: () => {
-          runEndHook();
-          this.finish(message, RC_UNSPECIFIED_ERROR);
-        },
-        complete: () => {
-          runEndHook();
-          this.finish(message, RC_SUCCESS);
-        },
-      });
+      },
     });
+  }
+
+  /** An event handler threw or rejected (Nest's handler proxies turn errors into error streams; a raw handler may still throw). */
+  private eventFailed(message: InboundMessage, err: unknown, runEndHook: () => void): void {
+    runEndHook();
+    this.logger.error(err);
+    this.finish(message, RC_UNSPECIFIED_ERROR);
   }
 
   /** A v5 request: answer on its response topic with its correlation data. */
@@ -479,11 +506,16 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
    * rejects: every failure is handled inside it.
    */
   private withProcessingHooks(context: Mqtt5Context, fn: (runEndHook: () => void) => Promise<void>): void {
-    if (this.onProcessingStartHook === this.defaultStartHook && this.onProcessingEndHook === undefined) {
+    if (!this.hooksInstalled()) {
       void fn(noop);
       return;
     }
     this.runWithProcessingHooks(context, fn);
+  }
+
+  /** Whether instrumentation installed Nest processing hooks (checked per message: they may be set after listen()). */
+  private hooksInstalled(): boolean {
+    return this.onProcessingStartHook !== this.defaultStartHook || this.onProcessingEndHook !== undefined;
   }
 
   /** A handler settled: acknowledge (after-handling mode), free its slot, start the next one. */

@@ -208,19 +208,13 @@ function effectiveKeepAlive(conn: Connection, requested: number): number {
 function accept(conn: Connection, p: ConnectPacket, authProps: Properties | undefined): void {
   const core = conn.core;
   const opts = core.options;
-  const admitted = core.admit(conn, p.cleanStart);
-  if (typeof admitted === 'number') {
-    conn.refuse(admitted, 'too many connections');
-    return;
-  }
-  const { session, sessionPresent } = admitted;
   const requestedExpiry = p.properties?.sessionExpiryInterval ?? 0;
-  session.expiryInterval = Math.min(requestedExpiry, opts.maxSessionExpiryInterval);
+  const expiryInterval = Math.min(requestedExpiry, opts.maxSessionExpiryInterval);
   const keepAlive = effectiveKeepAlive(conn, p.keepAlive);
 
   const props: Properties = { ...authProps };
   if (conn.assignedClientId) props.assignedClientIdentifier = conn.clientId;
-  if (session.expiryInterval !== requestedExpiry) props.sessionExpiryInterval = session.expiryInterval;
+  if (expiryInterval !== requestedExpiry) props.sessionExpiryInterval = expiryInterval;
   if (keepAlive !== p.keepAlive) props.serverKeepAlive = keepAlive;
   if (opts.receiveMaximum !== 65_535) props.receiveMaximum = opts.receiveMaximum;
   if (opts.maximumQoS !== 2) props.maximumQoS = opts.maximumQoS;
@@ -233,6 +227,20 @@ function accept(conn: Connection, p: ConnectPacket, authProps: Properties | unde
   if (p.properties?.requestResponseInformation === true && opts.responseInformation !== undefined) {
     props.responseInformation = opts.responseInformation;
   }
+
+  // A client whose Maximum Packet Size cannot take our CONNACK could never learn it is connected:
+  // refuse it (a bare CONNACK 0x95 is 5 bytes; below that it is closed without a word).
+  if (conn.encodeForClient({ type: PacketType.CONNACK, sessionPresent: false, reasonCode: 0, properties: props }) === undefined) {
+    conn.refuse(0x95, "the CONNACK does not fit in the client's Maximum Packet Size");
+    return;
+  }
+  const admitted = core.admit(conn, p.cleanStart);
+  if (typeof admitted === 'number') {
+    conn.refuse(admitted, 'too many connections');
+    return;
+  }
+  const { session, sessionPresent } = admitted;
+  session.expiryInterval = expiryInterval;
 
   conn.session = session;
   conn.state = ConnState.Connected;

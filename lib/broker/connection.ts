@@ -227,21 +227,28 @@ export class Connection implements SessionLink, ClientInfo {
    * properties are left out (spec 3.1.2.11.4); if it is still too large it is not sent.
    */
   sendPacket(packet: Packet): void {
-    let buf: Buffer;
+    const buf = this.encodeForClient(packet);
+    if (buf !== undefined) this.sendBuffer(buf);
+  }
+
+  /**
+   * The packet encoded within the client's Maximum Packet Size — without reason string and user
+   * properties if it takes that (spec 3.1.2.11.4) — or undefined when even that is too large.
+   */
+  encodeForClient(packet: Packet): Buffer | undefined {
     try {
-      buf = encodePacket(packet, { maximumPacketSize: this.maximumPacketSize });
+      return encodePacket(packet, { maximumPacketSize: this.maximumPacketSize });
     } catch (err) {
       const props = (packet as { properties?: Properties }).properties;
       if (!(err instanceof MqttProtocolError) || err.reasonCode !== 0x95 || props === undefined) throw err;
       const { reasonString: _r, userProperties: _u, ...rest } = props;
       try {
-        buf = encodePacket({ ...packet, properties: rest } as Packet, { maximumPacketSize: this.maximumPacketSize });
+        return encodePacket({ ...packet, properties: rest } as Packet, { maximumPacketSize: this.maximumPacketSize });
       } catch (again) {
-        if (again instanceof MqttProtocolError && again.reasonCode === 0x95) return;
+        if (again instanceof MqttProtocolError && again.reasonCode === 0x95) return undefined;
         throw again;
       }
     }
-    this.sendBuffer(buf);
   }
 
   /** A reason string for an ack, unless the client asked for no problem information. */

@@ -9,5 +9,7 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
+  // ESM test modules are not freed between files; a fresh worker keeps GC pauses out of timing-sensitive tests.
+  workerIdleMemoryLimit: '300MB',
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

@@ -98,6 +98,25 @@ function onDecoded(packet: Packet): void {
 
 /** The MQTT 3.1/3.1.1 CONNACK refusing the protocol version (return code 0x01). */
 const CONNACK_V3_UNACCEPTABLE_VERSION = Buffer.from([0x20, 0x02, 0x00, 0x01]);
+/** PINGRESP: always these two bytes (sockets and Buffer.concat never write into a buffer they are given). */
+const PINGRESP = Buffer.from([PacketType.PINGRESP << 4, 0x00]);
+
+/**
+ * A PUBACK, PUBREC or PUBCOMP without properties, byte for byte what encodePacket makes of it (the
+ * short form without Reason Code when it is 0, spec 3.4.2.1), without building a packet object per
+ * message. At 4 or 5 bytes it always fits the client's Maximum Packet Size: a connected client's takes
+ * our CONNACK, which is larger.
+ */
+function ackBytes(type: number, packetId: number, reasonCode: number): Buffer {
+  const short = reasonCode === 0;
+  const buf = Buffer.allocUnsafe(short ? 4 : 5);
+  buf[0] = type << 4;
+  buf[1] = short ? 2 : 3;
+  buf[2] = packetId >>> 8;
+  buf[3] = packetId & 0xff;
+  if (!short) buf[4] = reasonCode;
+  return buf;
+}
 
 /** Whether a hook answer allows a publish; otherwise the reason code to refuse it with. */
 function publishVerdict(r: AuthorizePublishResult): number {
@@ -333,7 +352,7 @@ export class Connection implements SessionLink, ClientInfo {
         return;
       case PacketType.PUBREL: {
         const known = this.session!.inboundQoS2?.delete(p.packetId) ?? false;
-        this.sendPacket({ type: PacketType.PUBCOMP, packetId: p.packetId, reasonCode: known ? 0 : 0x92 });
+        this.sendBuffer(ackBytes(PacketType.PUBCOMP, p.packetId, known ? 0 : 0x92));
         return;
       }
       case PacketType.PUBCOMP:
@@ -346,7 +365,7 @@ export class Connection implements SessionLink, ClientInfo {
         handleUnsubscribe(this, p);
         return;
       case PacketType.PINGREQ:
-        this.sendPacket({ type: PacketType.PINGRESP });
+        this.sendBuffer(PINGRESP);
         return;
       case PacketType.DISCONNECT:
         this.onDisconnect(p);
@@ -394,7 +413,7 @@ export class Connection implements SessionLink, ClientInfo {
       const qos2 = session.inboundQoS2;
       if (qos === 2 && qos2 !== null && qos2.has(packetId)) {
         // A re-sent QoS 2 message already routed: acknowledge again, deliver nothing (exactly once).
-        this.sendPacket({ type: PacketType.PUBREC, packetId });
+        this.sendBuffer(ackBytes(PacketType.PUBREC, packetId, 0));
         return;
       }
       if (this.inboundPending + (qos2 === null ? 0 : qos2.size) >= opts.receiveMaximum) {
@@ -469,10 +488,10 @@ export class Connection implements SessionLink, ClientInfo {
     if (qos === 0) return;
     const reasonCode = delivered === 0 ? 0x10 : 0;
     if (qos === 1) {
-      this.sendPacket({ type: PacketType.PUBACK, packetId, reasonCode });
+      this.sendBuffer(ackBytes(PacketType.PUBACK, packetId, reasonCode));
     } else {
       (this.session!.inboundQoS2 ??= new Set()).add(packetId);
-      this.sendPacket({ type: PacketType.PUBREC, packetId, reasonCode });
+      this.sendBuffer(ackBytes(PacketType.PUBREC, packetId, reasonCode));
     }
   }
 

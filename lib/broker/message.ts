@@ -85,8 +85,14 @@ export class Message implements RetainedMessage {
     if (!this.owned) {
       this.owned = true;
       const p = this.payload;
-      // Small copies come from Node's shared pool: cheaper than one ArrayBuffer each.
-      if (p.byteLength !== p.buffer.byteLength) this.payload = Buffer.from(p);
+      const enc = this.encBuf;
+      if (enc !== undefined) {
+        // Once encoded, the payload is the tail of the encoding (never written to afterwards): no copy.
+        this.payload = enc.subarray(enc.length - p.length);
+      } else if (p.byteLength !== p.buffer.byteLength) {
+        // Small copies come from Node's shared pool: cheaper than one ArrayBuffer each.
+        this.payload = Buffer.from(p);
+      }
     }
     return this;
   }

@@ -143,7 +143,9 @@ export class Session {
       else link.sendBuffer(buf);
       return;
     }
-    this.transmit(new Delivery(message.own(), qos, retain, subscriptionIds, group), link);
+    // Encoded first, so that own() can keep the payload as a view of the encoding instead of copying it.
+    this.transmit(new Delivery(message, qos, retain, subscriptionIds, group), link);
+    message.own();
   }
 
   /** Sends queued messages while the client can take them (after an ack, a drain, or a reconnect). */

@@ -13,21 +13,11 @@ import { MqttClient, TcpConnection, type MqttMessage, type PublishResult } from 
 import { mosquittoTestsEnabled, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { counter, deferred, waitForEvent } from '../helpers/wait.js';
+import { Random } from '../helpers/prng.js';
 
 const PER_QOS = 1000;
 const CUTS = 50;
 
-/** mulberry32: a small seeded PRNG, so that a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 (mosquittoTestsEnabled() ? describe : describe.skip)('fault injection against Mosquitto', () => {
   let broker: Mosquitto;
@@ -46,7 +36,8 @@ function prng(seed: number): () => number {
 
   it(`QoS 1 at least once, QoS 2 exactly once, every promise settled, across ${CUTS} cuts`, async () => {
     const seed = Number(process.env.FAULT_SEED ?? Date.now() % 1_000_000);
-    const random = prng(seed);
+    const rng = new Random(seed);
+    const random = (): number => rng.next();
     const note = `(seed ${seed}; rerun with FAULT_SEED=${seed})`;
     const options = { initialReconnectDelay: 2, maxReconnectDelay: 20, reconnectJitter: 0.5, random };
     const connection = (): TcpConnection => new TcpConnection({ host: '127.0.0.1', port: proxy.port });

@@ -7,20 +7,10 @@ import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { MqttProtocolError, PacketDecoder, decodePacket, encodePacket, type Packet } from '../../../lib/codec/index.js';
 import { anyPacket } from './arbitraries.js';
+import { Random } from '../../helpers/prng.js';
 
 const ITERATIONS = 100_000;
 
-/** mulberry32: a small seeded PRNG, so that a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, 0x30, 0x26, 0x0b, 0x23];
 
@@ -68,7 +58,8 @@ function mutate(input: Buffer, corpus: Buffer[], rnd: () => number): Buffer {
 describe('decoder fuzz', () => {
   it(`survives ${ITERATIONS} mutated packets with packets or MqttProtocolError only`, () => {
     const corpus = fc.sample(anyPacket, { numRuns: 500, seed: 1234 }).map((p) => encodePacket(p));
-    const rnd = prng(0xc0dec);
+    const rng = new Random(0xc0dec);
+    const rnd = (): number => rng.next();
     const failures: string[] = [];
     const reasonCounts = new Map<number, number>();
     let packetsDecoded = 0;

@@ -1030,7 +1030,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
    * @throws RangeError for a reason code that PUBACK/PUBREC cannot carry.
    */
   ack(message: MqttMessage, reasonCode = 0x00): boolean {
-    if (!isReasonCodeAllowed(message.qos === 2 ? PUBREC : PUBACK, reasonCode)) {
+    // 0x00 Success is allowed in both; checked first as the common case.
+    if (reasonCode !== 0x00 && !isReasonCodeAllowed(message.qos === 2 ? PUBREC : PUBACK, reasonCode)) {
       throw new RangeError(`Reason code ${String(reasonCode)} is not allowed in ${message.qos === 2 ? 'PUBREC' : 'PUBACK'}`);
     }
     const flow = this.inbound;

@@ -28,32 +28,43 @@
  */
 import { PacketType, encodePacket, type PublishPacket } from '../codec/index.js';
 import type { Link } from './link.js';
-import { Queue } from './queue.js';
 import type { SessionStore } from './session.js';
 
 const { PUBACK, PUBREC, PUBCOMP } = PacketType;
 
-/** A delivered QoS 1/2 message whose acknowledgement has not gone out yet. @internal */
-export interface PendingAck {
-  /** The message object handed to the application: `ack()` must be given this very object. */
-  readonly message: PublishPacket;
-  readonly packetId: number;
-  readonly qos: 1 | 2;
-  /** The application acknowledged it (the ack itself may still wait for earlier messages). */
-  acked: boolean;
-  /** Reason code of the PUBACK/PUBREC to send. */
-  reasonCode: number;
-}
+/**
+ * A delivered QoS 1/2 message whose acknowledgement has not gone out yet, as a handle: its position
+ * in the flow's receive order. Kept in parallel arrays rather than one object per message, since
+ * the common case — acks given in receive order — then costs no allocation and no Map. @internal
+ */
+export type PendingAck = number;
+
+/** `codes` entry of a message the application has not acknowledged yet. */
+const AWAITING = -1;
+/** Pending acks found by scanning from the head before an id index is built (acks out of order). */
+const SCAN_LIMIT = 16;
 
 /** Inbound QoS 1/2 state of one network connection. @internal */
 export class InboundFlow {
-  /** Messages delivered and not yet acknowledged on the wire, in the order received. */
-  private readonly order = new Queue<PendingAck>();
+  // Messages delivered and not yet acknowledged on the wire, in the order received: a ring indexed
+  // by a running position (`seq & mask`), as parallel arrays.
+  private messages: (PublishPacket | undefined)[] = new Array<PublishPacket | undefined>(16);
+  private ids = new Uint16Array(16);
+  private qos = new Uint8Array(16);
+  /** The reason code the application gave, or {@link AWAITING}. */
+  private codes = new Int16Array(16);
+  private mask = 15;
+  /** Position of the oldest entry (wraps as an int32; only differences and low bits are used). */
+  private head = 0;
+  private count = 0;
   /**
-   * The same messages by packet id: a PUBLISH re-sent meanwhile is a duplicate, and `ack()` finds
-   * its message here. Once closed, the unacknowledged ones stay until {@link supersede} (see {@link close}).
+   * Packet ids awaiting our ack on this connection, a bit each: a PUBLISH re-sent meanwhile is a
+   * duplicate. Once closed, the unacknowledged ones stay until {@link supersede} (see {@link close}).
    */
-  private readonly byId = new Map<number, PendingAck>();
+  private readonly awaiting = new Uint32Array(2048);
+  private awaitingCount = 0;
+  /** Packet id → position, built only once acks come far out of order; dropped when the ring empties. */
+  private index: Map<number, number> | undefined;
   private closed = false;
   /** After close: record QoS 2 messages the application accepts as received (see {@link close}). */
   private recordLateAcks = false;
@@ -65,7 +76,7 @@ export class InboundFlow {
 
   /** Messages delivered on this connection whose acknowledgement has not gone out. */
   get pendingCount(): number {
-    return this.byId.size;
+    return this.awaitingCount;
   }
 
   /**
@@ -76,7 +87,7 @@ export class InboundFlow {
    */
   admit(packet: PublishPacket): boolean {
     const id = packet.packetId as number;
-    if (this.byId.has(id)) return false;
+    if (this.isAwaiting(id)) return false;
     if (packet.qos === 2 && this.store.hasIncoming(id)) {
       this.settle(this.track(packet), 0x00);
       return false;
@@ -86,11 +97,19 @@ export class InboundFlow {
 
   /** Manual mode: records an admitted QoS 1/2 message as awaiting `ack()`, in receive order. */
   track(message: PublishPacket): PendingAck {
-    const packetId = message.packetId as number;
-    const pending: PendingAck = { message, packetId, qos: message.qos as 1 | 2, acked: false, reasonCode: 0 };
-    this.order.push(pending);
-    this.byId.set(packetId, pending);
-    return pending;
+    if (this.count > this.mask) this.grow();
+    const id = message.packetId as number;
+    const seq = (this.head + this.count) | 0;
+    const i = seq & this.mask;
+    this.messages[i] = message;
+    this.ids[i] = id;
+    this.qos[i] = message.qos;
+    this.codes[i] = AWAITING;
+    this.count++;
+    this.awaiting[id >>> 5]! |= 1 << (id & 31);
+    this.awaitingCount++;
+    this.index?.set(id, seq);
+    return seq;
   }
 
   /**
@@ -98,8 +117,29 @@ export class InboundFlow {
    * yet. Matched by identity, not only by packet id: another message may carry the same id later.
    */
   find(message: PublishPacket): PendingAck | undefined {
-    const pending = this.byId.get(message.packetId as number);
-    return pending !== undefined && pending.message === message && !pending.acked ? pending : undefined;
+    const id = message.packetId as number;
+    if (!this.isAwaiting(id)) return undefined;
+    const mask = this.mask;
+    const messages = this.messages;
+    // Acks mostly come in receive order: look at the head first, then a little further.
+    const n = this.count < SCAN_LIMIT ? this.count : SCAN_LIMIT;
+    for (let k = 0; k < n; k++) {
+      const seq = (this.head + k) | 0;
+      if (messages[seq & mask] === message) return this.codes[seq & mask] === AWAITING ? seq : undefined;
+    }
+    if (this.count <= SCAN_LIMIT) return undefined;
+    let index = this.index;
+    if (index === undefined) {
+      index = this.index = new Map();
+      for (let k = 0; k < this.count; k++) {
+        const seq = (this.head + k) | 0;
+        index.set(this.ids[seq & mask]!, seq);
+      }
+    }
+    const seq = index.get(id);
+    if (seq === undefined) return undefined;
+    const i = seq & mask;
+    return messages[i] === message && this.codes[i] === AWAITING ? seq : undefined;
   }
 
   /**
@@ -109,15 +149,17 @@ export class InboundFlow {
    * success code is recorded as received, see {@link close}).
    */
   settle(pending: PendingAck, reasonCode: number): boolean {
-    if (pending.acked) return false;
-    pending.acked = true;
-    pending.reasonCode = reasonCode;
+    const offset = (pending - this.head) | 0;
+    if (offset < 0 || offset >= this.count) return false;
+    const i = pending & this.mask;
+    if (this.codes[i] !== AWAITING) return false;
+    this.codes[i] = reasonCode;
     if (this.closed) {
-      this.byId.delete(pending.packetId);
-      if (this.recordLateAcks) this.recordReceived(pending);
+      this.clearAwaiting(this.ids[i]!);
+      if (this.recordLateAcks) this.recordReceived(i);
       return false;
     }
-    if (this.order.peek() === pending) this.flush();
+    if (offset === 0) this.flush();
     return true;
   }
 
@@ -129,7 +171,8 @@ export class InboundFlow {
   /** A PUBREL: the QoS 2 flow ends with PUBCOMP (0x92 for an id we have no record of). */
   onPubrel(packetId: number): void {
     const known = this.store.deleteIncoming(packetId);
-    this.link.write(encodePacket({ type: PUBCOMP, packetId, reasonCode: known ? 0x00 : 0x92 }));
+    if (known) this.link.writeShortAck(PUBCOMP << 4, packetId);
+    else this.link.write(encodePacket({ type: PUBCOMP, packetId, reasonCode: 0x92 }));
   }
 
   /**
@@ -146,42 +189,100 @@ export class InboundFlow {
     if (this.closed) return;
     this.closed = true;
     this.recordLateAcks = sessionKept;
-    for (let p = this.order.shift(); p !== undefined; p = this.order.shift()) {
-      if (!p.acked) continue;
-      this.byId.delete(p.packetId);
-      if (sessionKept) this.recordReceived(p);
+    if (!sessionKept) {
+      this.clear();
+      return;
     }
-    // Unacknowledged messages stay findable only while their late ack can still be recorded.
-    if (!sessionKept) this.byId.clear();
+    // Acknowledged ones are done with; unacknowledged ones stay findable while their late ack can
+    // still be recorded (the ring is not touched again but by settle()).
+    const mask = this.mask;
+    for (let k = 0; k < this.count; k++) {
+      const i = (this.head + k) & mask;
+      if (this.codes[i] === AWAITING) continue;
+      this.clearAwaiting(this.ids[i]!);
+      this.recordReceived(i);
+    }
   }
 
   /** A new connection was established: acks of this one's messages no longer mean anything. */
   supersede(): void {
     this.recordLateAcks = false;
-    this.byId.clear();
+    this.clear();
+  }
+
+  private isAwaiting(id: number): boolean {
+    return (this.awaiting[id >>> 5]! & (1 << (id & 31))) !== 0;
+  }
+
+  private clearAwaiting(id: number): void {
+    this.awaiting[id >>> 5]! &= ~(1 << (id & 31));
+    this.awaitingCount--;
+  }
+
+  /** Forgets every message of this connection. */
+  private clear(): void {
+    this.messages.fill(undefined);
+    this.count = 0;
+    this.awaiting.fill(0);
+    this.awaitingCount = 0;
+    this.index = undefined;
   }
 
   /** Sends the acks at the head of the queue that the application has given. */
   private flush(): void {
-    const order = this.order;
-    for (let p = order.peek(); p !== undefined && p.acked; p = order.peek()) {
-      order.shift();
-      this.byId.delete(p.packetId);
-      this.send(p.packetId, p.qos, p.reasonCode);
+    const mask = this.mask;
+    const messages = this.messages;
+    const codes = this.codes;
+    const index = this.index;
+    while (this.count !== 0) {
+      const i = this.head & mask;
+      const code = codes[i]!;
+      if (code === AWAITING) break;
+      const id = this.ids[i]!;
+      messages[i] = undefined;
+      this.head = (this.head + 1) | 0;
+      this.count--;
+      this.clearAwaiting(id);
+      index?.delete(id);
+      this.send(id, this.qos[i] as 1 | 2, code);
     }
+    if (this.count === 0) this.index = undefined;
+  }
+
+  /** Doubles the ring, keeping every entry at `seq & mask` of the new mask. */
+  private grow(): void {
+    const cap = (this.mask + 1) * 2;
+    const mask = cap - 1;
+    const messages = new Array<PublishPacket | undefined>(cap);
+    const ids = new Uint16Array(cap);
+    const qos = new Uint8Array(cap);
+    const codes = new Int16Array(cap);
+    for (let k = 0; k < this.count; k++) {
+      const seq = (this.head + k) | 0;
+      const from = seq & this.mask;
+      const to = seq & mask;
+      messages[to] = this.messages[from];
+      ids[to] = this.ids[from]!;
+      qos[to] = this.qos[from]!;
+      codes[to] = this.codes[from]!;
+    }
+    this.messages = messages;
+    this.ids = ids;
+    this.qos = qos;
+    this.codes = codes;
+    this.mask = mask;
   }
 
   private send(packetId: number, qos: 1 | 2, reasonCode: number): void {
-    if (qos === 1) {
-      this.link.write(encodePacket({ type: PUBACK, packetId, reasonCode }));
-      return;
-    }
-    this.link.write(encodePacket({ type: PUBREC, packetId, reasonCode }));
+    const type = qos === 1 ? PUBACK : PUBREC;
+    if (reasonCode === 0) this.link.writeShortAck(type << 4, packetId);
+    else this.link.write(encodePacket({ type, packetId, reasonCode }));
     // An error PUBREC ends the flow (spec 4.3.3): the id is free, no PUBREL follows.
-    if (reasonCode < 0x80) this.store.addIncoming(packetId);
+    if (qos === 2 && reasonCode < 0x80) this.store.addIncoming(packetId);
   }
 
-  private recordReceived(p: PendingAck): void {
-    if (p.qos === 2 && p.reasonCode < 0x80) this.store.addIncoming(p.packetId);
+  private recordReceived(i: number): void {
+    if (this.qos[i] === 2 && this.codes[i]! < 0x80) this.store.addIncoming(this.ids[i]!);
   }
 }
+

@@ -25,6 +25,8 @@ export interface LinkHost {
 /** A batch above this size is written at once rather than at the end of the tick, bounding memory. */
 const FLUSH_THRESHOLD = 64 * 1024;
 const PINGREQ = Buffer.from([0xc0, 0x00]);
+/** Size of the buffers short acks are written into (1024 acks each). */
+const ACK_SLAB = 4096;
 /** How long a failing link waits for its last DISCONNECT to leave before destroying the stream. */
 const FAIL_GRACE_MS = 1000;
 
@@ -38,6 +40,14 @@ export class Link {
   private readPaused = false;
   private batch: Buffer[] = [];
   private batchBytes = 0;
+  /**
+   * Short acks are written straight into this buffer rather than allocated one by one; the run of
+   * them since the last other write, [ackStart, ackEnd), joins the batch as one view. Bytes once
+   * handed out are never written again (the stream may still hold them): a full slab is replaced.
+   */
+  private ackSlab: Buffer | undefined;
+  private ackStart = 0;
+  private ackEnd = 0;
   private flushHandle: NodeJS.Immediate | undefined;
   private batchDone: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | undefined;
   private lastWrite = Date.now();
@@ -63,10 +73,44 @@ export class Link {
   /** Queues encoded bytes; they go out with the rest of this tick's batch. */
   write(buf: Buffer): void {
     if (this.closed) return;
+    if (this.ackEnd !== this.ackStart) this.sealAcks();
     this.batch.push(buf);
     this.batchBytes += buf.length;
+    this.scheduleFlush();
+  }
+
+  /**
+   * Queues a PUBACK/PUBREC/PUBCOMP with reason code 0 and no properties — `firstByte`, 0x02, the
+   * packet id — exactly what encodePacket makes of it (the short form, spec 3.4.2.1), without
+   * allocating a buffer per ack.
+   */
+  writeShortAck(firstByte: number, packetId: number): void {
+    if (this.closed) return;
+    let slab = this.ackSlab;
+    let end = this.ackEnd;
+    if (slab === undefined || end + 4 > slab.length) {
+      if (end !== this.ackStart) this.sealAcks();
+      slab = this.ackSlab = Buffer.allocUnsafe(ACK_SLAB);
+      end = this.ackStart = 0;
+    }
+    slab[end] = firstByte;
+    slab[end + 1] = 2;
+    slab[end + 2] = packetId >>> 8;
+    slab[end + 3] = packetId & 0xff;
+    this.ackEnd = end + 4;
+    this.batchBytes += 4;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.batchBytes >= FLUSH_THRESHOLD) this.flush();
     else if (this.flushHandle === undefined) this.flushHandle = setImmediate(this.flush);
+  }
+
+  /** Moves the acks written into the slab since the last seal into the batch, keeping write order. */
+  private sealAcks(): void {
+    this.batch.push(this.ackSlab!.subarray(this.ackStart, this.ackEnd));
+    this.ackStart = this.ackEnd;
   }
 
   /**
@@ -97,6 +141,7 @@ export class Link {
       this.flushHandle = undefined;
     }
     if (this.closed || !this.writable || this.batchBytes === 0) return;
+    if (this.ackEnd !== this.ackStart) this.sealAcks();
     const batch = this.batch;
     const bytes = this.batchBytes;
     this.batch = [];
@@ -217,6 +262,7 @@ export class Link {
     this.keepAliveTimer = this.pingTimer = undefined;
     this.batch = [];
     this.batchBytes = 0;
+    this.ackStart = this.ackEnd;
     const done = this.batchDone;
     this.batchDone = undefined;
     done?.reject(error);

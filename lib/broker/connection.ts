@@ -23,7 +23,9 @@ import {
   UnsupportedProtocolError,
   encodePacket,
   isReasonCodeAllowed,
+  propertylessAckLength,
   protocolError,
+  writePropertylessAck,
   type DisconnectPacket,
   type Packet,
   type Properties,
@@ -102,19 +104,13 @@ const CONNACK_V3_UNACCEPTABLE_VERSION = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 const PINGRESP = Buffer.from([PacketType.PINGRESP << 4, 0x00]);
 
 /**
- * A PUBACK, PUBREC or PUBCOMP without properties, byte for byte what encodePacket makes of it (the
- * short form without Reason Code when it is 0, spec 3.4.2.1), without building a packet object per
- * message. At 4 or 5 bytes it always fits the client's Maximum Packet Size: a connected client's takes
- * our CONNACK, which is larger.
+ * A PUBACK, PUBREC or PUBCOMP without properties (the codec's property-less ack writer). At 4 or 5
+ * bytes it always fits the client's Maximum Packet Size: a connected client's takes our CONNACK, which
+ * is larger.
  */
 function ackBytes(type: number, packetId: number, reasonCode: number): Buffer {
-  const short = reasonCode === 0;
-  const buf = Buffer.allocUnsafe(short ? 4 : 5);
-  buf[0] = type << 4;
-  buf[1] = short ? 2 : 3;
-  buf[2] = packetId >>> 8;
-  buf[3] = packetId & 0xff;
-  if (!short) buf[4] = reasonCode;
+  const buf = Buffer.allocUnsafe(propertylessAckLength(reasonCode));
+  writePropertylessAck(buf, 0, type, packetId, reasonCode);
   return buf;
 }
 

@@ -26,7 +26,7 @@
  * there are at most 65,535 in flight. Applications that need a hard bound on concurrent work keep
  * their own (as the Nest transport does).
  */
-import { PacketType, encodePacket, type PublishPacket } from '../codec/index.js';
+import { PacketType, type PublishPacket } from '../codec/index.js';
 import type { Link } from './link.js';
 import type { SessionStore } from './session.js';
 
@@ -171,8 +171,7 @@ export class InboundFlow {
   /** A PUBREL: the QoS 2 flow ends with PUBCOMP (0x92 for an id we have no record of). */
   onPubrel(packetId: number): void {
     const known = this.store.deleteIncoming(packetId);
-    if (known) this.link.writeShortAck(PUBCOMP << 4, packetId);
-    else this.link.write(encodePacket({ type: PUBCOMP, packetId, reasonCode: 0x92 }));
+    this.link.writeAck(PUBCOMP, packetId, known ? 0x00 : 0x92);
   }
 
   /**
@@ -275,8 +274,7 @@ export class InboundFlow {
 
   private send(packetId: number, qos: 1 | 2, reasonCode: number): void {
     const type = qos === 1 ? PUBACK : PUBREC;
-    if (reasonCode === 0) this.link.writeShortAck(type << 4, packetId);
-    else this.link.write(encodePacket({ type, packetId, reasonCode }));
+    this.link.writeAck(type, packetId, reasonCode);
     // An error PUBREC ends the flow (spec 4.3.3): the id is free, no PUBREL follows.
     if (qos === 2 && reasonCode < 0x80) this.store.addIncoming(packetId);
   }

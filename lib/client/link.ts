@@ -8,7 +8,15 @@
  * link reports `writable = false` until 'drain', and the client stops taking new publishes from its
  * queue meanwhile.
  */
-import { MqttProtocolError, PacketDecoder, PacketType, encodePacket, isReasonCodeAllowed, type Packet } from '../codec/index.js';
+import {
+  MqttProtocolError,
+  PacketDecoder,
+  PacketType,
+  encodePacket,
+  isReasonCodeAllowed,
+  writePropertylessAck,
+  type Packet,
+} from '../codec/index.js';
 import type { MqttStream } from './connection.js';
 import { ConnectionLostError, MqttClientError } from './errors.js';
 
@@ -25,7 +33,7 @@ export interface LinkHost {
 /** A batch above this size is written at once rather than at the end of the tick, bounding memory. */
 const FLUSH_THRESHOLD = 64 * 1024;
 const PINGREQ = Buffer.from([0xc0, 0x00]);
-/** Size of the buffers short acks are written into (1024 acks each). */
+/** Size of the buffers acks are written into (819–1024 acks each). */
 const ACK_SLAB = 4096;
 /** How long a failing link waits for its last DISCONNECT to leave before destroying the stream. */
 const FAIL_GRACE_MS = 1000;
@@ -80,25 +88,21 @@ export class Link {
   }
 
   /**
-   * Queues a PUBACK/PUBREC/PUBCOMP with reason code 0 and no properties — `firstByte`, 0x02, the
-   * packet id — exactly what encodePacket makes of it (the short form, spec 3.4.2.1), without
-   * allocating a buffer per ack.
+   * Queues a PUBACK/PUBREC/PUBREL/PUBCOMP without properties, written by the codec straight into a
+   * shared slab instead of a buffer per ack (the acks of one run leave as one view of it).
    */
-  writeShortAck(firstByte: number, packetId: number): void {
+  writeAck(type: number, packetId: number, reasonCode: number): void {
     if (this.closed) return;
     let slab = this.ackSlab;
     let end = this.ackEnd;
-    if (slab === undefined || end + 4 > slab.length) {
+    if (slab === undefined || end + 5 > slab.length) {
       if (end !== this.ackStart) this.sealAcks();
       slab = this.ackSlab = Buffer.allocUnsafe(ACK_SLAB);
       end = this.ackStart = 0;
     }
-    slab[end] = firstByte;
-    slab[end + 1] = 2;
-    slab[end + 2] = packetId >>> 8;
-    slab[end + 3] = packetId & 0xff;
-    this.ackEnd = end + 4;
-    this.batchBytes += 4;
+    const after = writePropertylessAck(slab, end, type, packetId, reasonCode);
+    this.ackEnd = after;
+    this.batchBytes += after - end;
     this.scheduleFlush();
   }
 

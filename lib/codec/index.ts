@@ -4,6 +4,7 @@ export * from './reason-codes.js';
 export * from './errors.js';
 export * from './properties.js';
 export * from './encode.js';
+export * from './acks.js';
 export * from './decoder.js';
 export * from './topics.js';
 export { MAX_PACKET_SIZE, MAX_VARINT, varintSize } from './wire.js';

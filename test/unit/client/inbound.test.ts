@@ -2,7 +2,7 @@ import { describe, it, expect, beforeEach } from '@jest/globals';
 import { InboundFlow } from '../../../lib/client/inbound.js';
 import type { Link } from '../../../lib/client/link.js';
 import { MemorySessionStore } from '../../../lib/client/index.js';
-import { PacketDecoder, PacketType, type Packet, type PublishPacket } from '../../../lib/codec/index.js';
+import { PacketDecoder, PacketType, encodePacket, type Packet, type PublishPacket } from '../../../lib/codec/index.js';
 
 const { PUBLISH, PUBACK, PUBREC, PUBCOMP } = PacketType;
 
@@ -11,8 +11,8 @@ function fakeLink(): { link: Link; sent: Packet[] } {
   const sent: Packet[] = [];
   const decoder = new PacketDecoder();
   const write = (buf: Buffer) => decoder.feed(buf, (p) => void sent.push(p));
-  const writeShortAck = (firstByte: number, packetId: number) => write(Buffer.from([firstByte, 2, packetId >>> 8, packetId & 0xff]));
-  const link = { write, writeShortAck } as unknown as Link;
+  const writeAck = (type: number, packetId: number, reasonCode: number) => write(encodePacket({ type, packetId, reasonCode } as Packet));
+  const link = { write, writeAck } as unknown as Link;
   return { link, sent };
 }
 

@@ -16,7 +16,7 @@ function recordingStream(chunks: Buffer[]): Duplex {
 
 const host: LinkHost = { onPacket() {}, onLinkClosed() {}, onLinkDrain() {} };
 
-describe('Link.writeShortAck', () => {
+describe('Link.writeAck', () => {
   it('writes exactly the bytes encodePacket makes, in order with other writes, across slab replacements', async () => {
     const chunks: Buffer[] = [];
     const stream = recordingStream(chunks);
@@ -25,8 +25,9 @@ describe('Link.writeShortAck', () => {
     // 3,000 acks (three 4 KiB slabs) with other packets interleaved now and then.
     for (let i = 1; i <= 3000; i++) {
       const type = i % 3 === 0 ? PacketType.PUBREC : i % 3 === 1 ? PacketType.PUBACK : PacketType.PUBCOMP;
-      link.writeShortAck(type << 4, i);
-      expected.push(encodePacket({ type, packetId: i }));
+      const reasonCode = i % 11 === 0 ? (type === PacketType.PUBCOMP ? 0x92 : 0x80) : 0;
+      link.writeAck(type, i, reasonCode);
+      expected.push(encodePacket({ type, packetId: i, reasonCode }));
       if (i % 700 === 0) {
         const other = encodePacket({ type: PacketType.PINGREQ });
         link.write(other);

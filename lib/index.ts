@@ -4,5 +4,7 @@
  */
 export * from './nest/index.js';
 export type { QoS, Properties, UserProperty, PublishPacket } from './codec/index.js';
-export type { MqttClient } from './client/index.js';
-export type { MqttBroker, MqttBrokerOptions } from './broker/index.js';
+// Classes as values: a Nest provider injects them by constructor type, which under
+// isolatedModules + emitDecoratorMetadata needs a value import (a type-only one is TS1272).
+export { MqttClient } from './client/index.js';
+export { MqttBroker, type MqttBrokerOptions } from './broker/index.js';

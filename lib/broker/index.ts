@@ -2,7 +2,6 @@
 export { MqttBroker, type BrokerPublishOptions } from './broker.js';
 export {
   BrokerOptionsError,
-  DEFAULT_OPTIONS,
   type MqttBrokerOptions,
   type QueueFullPolicy,
 } from './options.js';
@@ -20,7 +19,7 @@ export type {
 } from './auth.js';
 export type { BrokerEventMap, DisconnectInfo, DisconnectInitiator, DropInfo } from './events.js';
 export type { BrokerMetrics } from './core.js';
-export type { DropReason, Session } from './session.js';
+export type { DropReason } from './session.js';
 export type {
   BoundAddress,
   ListenAddresses,
@@ -32,5 +31,4 @@ export type {
 } from './listeners.js';
 export { MemorySessionStore, type RetainedMessage, type RetainedStore, type SessionStore } from './store.js';
 export { MemoryRetainedStore } from './retained.js';
-export { TopicTree, SharedGroup, type SubscriptionEntry, type SubscriptionOptions } from './topic-tree.js';
 export { BrokerClosedError, HookError } from './errors.js';

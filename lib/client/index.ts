@@ -26,14 +26,11 @@ export { connectionFromUrl, type ConnectionFromUrlOptions } from './url.js';
 export { MessageReceiver, type MessageReceiverOptions, type MqttMessage } from './receiver.js';
 export type { MessageHandler, MessageSink } from './subscriptions.js';
 export {
-  ClientSession,
   MemorySessionStore,
   type OutgoingMessage,
   type OutgoingState,
   type PublishResult,
   type SessionStore,
 } from './session.js';
-export { Queue } from './queue.js';
-export { ExponentialBackoff, type BackoffOptions } from './reconnect.js';
 export type { Authenticator } from './auth.js';
 export * from './errors.js';

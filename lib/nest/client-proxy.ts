@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
 import { Observable, throwError, type Observer, type Subscriber } from 'rxjs';
-import type { Properties, QoS, UserProperty } from '../codec/index.js';
 import type { MqttClient, MqttMessage, PublishResult } from '../client/index.js';
-import { compatReplyTopic, decodeCompatResponse, encodeCompatRequest } from './compat.js';
 import { DEFAULT_QOS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESPONSE_PREFIX, Mqtt5Status } from './constants.js';
 import {
   Mqtt5ClosedError,
@@ -13,28 +10,18 @@ import {
   Mqtt5NoRespondersError,
   Mqtt5NotConnectedError,
   Mqtt5RequestTimeoutError,
-  Mqtt5SubscribeError,
 } from './errors.js';
+import { createWireProtocol } from './create-protocol.js';
+import type { PublishArgs, RequestId, WireProtocol } from './framing.js';
 import { ClientListeners, createMqttClient, sessionPresentOf, type Mqtt5Events } from './mqtt-client.js';
 import type { Mqtt5ClientOptions } from './options.js';
 import { PendingRequests, type PendingRequest } from './pending.js';
-import {
-  CORRELATION_LENGTH,
-  metadataToUserProperties,
-  REPLY_END,
-  REPLY_ERROR,
-  REPLY_NEXT,
-  replyKind,
-} from './protocol.js';
-import { isRecord, toUserProperties, unwrapRecord, type Mqtt5RecordOptions } from './record.js';
-import { JsonDeserializer, JsonSerializer, type Mqtt5Deserializer, type Mqtt5Serializer } from './serializers.js';
+import { toUserProperties } from './record.js';
+import { RequestPublisher } from './request-publish.js';
+import { JsonDeserializer, JsonSerializer } from './serializers.js';
 
 /** Reason code of a PUBACK/PUBREC saying nobody subscribes to the topic. */
 const RC_NO_MATCHING_SUBSCRIBERS = 0x10;
-/** Correlation counters wrap below 2^48 (six bytes of correlation data). */
-const MAX_CORRELATION = 2 ** 48;
-
-type PublishArgs = Parameters<MqttClient['publish']>[0];
 
 /**
  * A Nest `ClientProxy` over MQTT v5, on our {@link MqttClient}.
@@ -42,7 +29,8 @@ type PublishArgs = Parameters<MqttClient['publish']>[0];
  * `emit(topic, data)` publishes; `send(topic, data)` publishes a request carrying this client's
  * response topic and a correlation id, and yields the responses (one or several values, or an
  * error) — with one response subscription per client, a request timeout, and a clear failure when
- * the connection (and the session) is lost before the response arrives.
+ * the connection (and the session) is lost before the response arrives. With `compat: true` it
+ * speaks Nest's built-in `Transport.MQTT` envelope instead (the {@link WireProtocol} is chosen once).
  *
  * @example
  * ```ts
@@ -56,31 +44,28 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   /** Whether connect() has completed on the current client. */
   private connected = false;
   private readonly listeners = new ClientListeners();
-  private readonly pending: PendingRequests<number>;
-  private readonly compatPending: PendingRequests<string>;
-  private readonly compatSubscriptions = new Map<string, Promise<void>>();
-  private readonly payloadSerializer: Mqtt5Serializer;
-  private readonly payloadDeserializer: Mqtt5Deserializer;
-  private readonly qos: QoS;
+  /** Requests waiting for their replies, by the id the wire protocol gave them. */
+  private readonly pending: PendingRequests<RequestId>;
+  /** How requests, events and replies are framed: native v5 or the built-in envelope. */
+  private readonly protocol: WireProtocol;
   private readonly timeout: number;
-  private readonly defaultUserProperties: UserProperty[] | undefined;
-  private readonly compat: boolean;
-  private responseTopic = '';
   private epoch = 0;
-  private seq = 0;
-  private readonly onResponse = (message: MqttMessage): void => this.handleResponse(message);
 
   constructor(private readonly options: Mqtt5ClientOptions = {}) {
     super();
-    this.payloadSerializer = options.serializer ?? new JsonSerializer();
-    this.payloadDeserializer = options.deserializer ?? new JsonDeserializer();
-    this.qos = options.qos ?? DEFAULT_QOS;
+    const serializer = options.serializer ?? new JsonSerializer();
     this.timeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT;
-    this.defaultUserProperties = options.userProperties ? toUserProperties(options.userProperties) : undefined;
-    this.compat = options.compat ?? false;
-    const expire = (request: PendingRequest) => request.callback({ err: new Mqtt5RequestTimeoutError(request.topic, this.timeout) });
-    this.pending = new PendingRequests<number>(this.timeout, expire);
-    this.compatPending = new PendingRequests<string>(this.timeout, expire);
+    const defaultUserProperties = options.userProperties ? toUserProperties(options.userProperties) : undefined;
+    this.protocol = createWireProtocol(options.compat ?? false, {
+      serializer,
+      deserializer: options.deserializer ?? new JsonDeserializer(),
+      publisher: new RequestPublisher(serializer, options.qos ?? DEFAULT_QOS, defaultUserProperties),
+      responseQos: options.responseQos ?? DEFAULT_QOS,
+      onReply: (message: MqttMessage) => this.handleReply(message),
+    });
+    this.pending = new PendingRequests<RequestId>(this.timeout, (request: PendingRequest) =>
+      request.callback({ err: new Mqtt5RequestTimeoutError(request.topic, this.timeout) }),
+    );
   }
 
   /**
@@ -94,7 +79,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
 
   /** Requests waiting for their response (for diagnostics and tests). */
   get pendingRequests(): number {
-    return this.pending.size + this.compatPending.size;
+    return this.pending.size;
   }
 
   /** Connects (once; later calls share the same promise) and subscribes the response topic. */
@@ -128,15 +113,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     const connack = await client.connect(connectOptions);
     const id = connack.properties?.assignedClientIdentifier ?? clientId;
     const prefix = connack.properties?.responseInformation ?? this.options.responseTopicPrefix ?? DEFAULT_RESPONSE_PREFIX;
-    this.responseTopic = `${prefix}/${id}`;
-    if (!this.compat) {
-      const suback = await client.subscribe(
-        { subscriptions: [{ topicFilter: this.responseTopic, qos: this.options.responseQos ?? DEFAULT_QOS }] },
-        this.onResponse,
-      );
-      const code = suback.reasonCodes[0] ?? 0x80;
-      if (code >= 0x80) throw new Mqtt5SubscribeError(this.responseTopic, code, suback.properties?.reasonString);
-    }
+    await this.protocol.open(client, `${prefix}/${id}`);
     if (this.client === client) this.connected = true;
     return client;
   }
@@ -153,7 +130,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       this.client = undefined;
       this.connected = false;
       this.connecting = undefined;
-      this.compatSubscriptions.clear();
+      this.protocol.reset();
       this.failAll((request) => new Mqtt5ConnectionLostError(request.topic, reason.message, reason.reasonCode));
       this._status$.next(Mqtt5Status.CLOSED);
     });
@@ -172,22 +149,18 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
 
   /** Fails every pending request. */
   private failAll(error: (request: PendingRequest) => Error): void {
-    for (const request of [...this.pending.clear(), ...this.compatPending.clear()]) {
+    for (const request of this.pending.clear()) {
       request.callback({ err: error(request) });
     }
   }
 
   /** Fails the requests the broker took before the current connection: their responses are gone. */
   private failTaken(reason: string): void {
-    const fail = <K>(pending: PendingRequests<K>) => {
-      for (const [id, request] of [...pending.values()]) {
-        if (request.epoch < 0 || request.epoch >= this.epoch) continue;
-        pending.delete(id, request);
-        request.callback({ err: new Mqtt5ConnectionLostError(request.topic, reason) });
-      }
-    };
-    fail(this.pending);
-    fail(this.compatPending);
+    for (const [id, request] of [...this.pending.values()]) {
+      if (request.epoch < 0 || request.epoch >= this.epoch) continue;
+      this.pending.delete(id, request);
+      request.callback({ err: new Mqtt5ConnectionLostError(request.topic, reason) });
+    }
   }
 
   // ---- requests -----------------------------------------------------------------------------
@@ -236,149 +209,80 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    if (this.compat) return this.publishCompat(packet, callback);
     const client = this.client;
     if (!client) {
       callback({ err: new Mqtt5NotConnectedError('connect() failed or close() was called') });
       return noop;
     }
+    const protocol = this.protocol;
     const topic = this.topicOf(packet.pattern);
-    this.seq = this.seq + 1 === MAX_CORRELATION ? 1 : this.seq + 1;
-    const id = this.seq;
-    const correlationData = Buffer.allocUnsafe(CORRELATION_LENGTH);
-    correlationData.writeUIntBE(id, 0, CORRELATION_LENGTH);
+    const id = protocol.nextId();
     const request: PendingRequest = { topic, callback, deadline: Infinity, epoch: -1 };
-    let args: PublishArgs;
-    try {
-      args = this.buildPublish(topic, packet, correlationData);
-    } catch (err) {
-      callback({ err });
-      return noop;
+    const subscribed = protocol.subscribeReplies(client, topic);
+    if (subscribed === undefined) {
+      // Replies reach us already (native): the request goes out in this tick.
+      let args: PublishArgs;
+      try {
+        args = protocol.frameRequest(topic, packet, id);
+      } catch (err) {
+        callback({ err });
+        return noop;
+      }
+      this.pending.add(id, request);
+      this.publishRequest(client, args, id, request);
+    } else {
+      this.pending.add(id, request);
+      subscribed.then(
+        () => {
+          if (this.pending.get(id) === request) this.publishRequest(client, protocol.frameRequest(topic, packet, id), id, request);
+        },
+      ).catch((err: unknown) => this.failRequest(id, request, err));
     }
-    this.pending.add(id, request);
+    return () => this.pending.delete(id, request);
+  }
+
+  /** Publishes a registered request; the broker's answer decides whether it now waits for replies. */
+  private publishRequest(client: MqttClient, args: PublishArgs, id: RequestId, request: PendingRequest): void {
     client.publish(args).then(
       (ack) => {
         if (this.pending.get(id) !== request) return;
         if (reasonCodeOf(ack) === RC_NO_MATCHING_SUBSCRIBERS) {
-          this.settle(this.pending, id, request);
-          callback({ err: new Mqtt5NoRespondersError(topic) });
+          this.pending.delete(id, request);
+          request.callback({ err: new Mqtt5NoRespondersError(request.topic) });
         } else {
           request.epoch = this.epoch;
         }
       },
-      (err: unknown) => {
-        if (this.pending.get(id) !== request) return;
-        this.settle(this.pending, id, request);
-        callback({ err });
-      },
+      (err: unknown) => this.failRequest(id, request, err),
     );
-    return () => this.settle(this.pending, id, request);
   }
 
-  private handleResponse(message: MqttMessage): void {
-    const properties = message.properties;
-    const correlation = properties?.correlationData;
-    // Anything else on our response topic is not ours to answer for.
-    if (correlation === undefined || correlation.length !== CORRELATION_LENGTH) return;
-    const id = correlation.readUIntBE(0, CORRELATION_LENGTH);
+  /** Fails a request that is still pending (not answered, cancelled or timed out meanwhile). */
+  private failRequest(id: RequestId, request: PendingRequest, err: unknown): void {
+    if (this.pending.get(id) !== request) return;
+    this.pending.delete(id, request);
+    request.callback({ err });
+  }
+
+  /** A message on a reply subscription: the reply of a pending request, or not ours. */
+  private handleReply(message: MqttMessage): void {
+    const protocol = this.protocol;
+    const id = protocol.replyId(message);
+    if (id === undefined) return;
     const request = this.pending.get(id);
     if (request === undefined) return; // late (timed out, cancelled) or duplicate
-    let value: unknown;
+    let reply: WritePacket;
     try {
-      value = this.payloadDeserializer.deserialize(message.payload, properties);
+      reply = protocol.readReply(message);
     } catch (err) {
-      this.settle(this.pending, id, request);
+      this.pending.delete(id, request);
       request.callback({ err });
       return;
     }
-    switch (replyKind(properties!.userProperties)) {
-      case REPLY_NEXT:
-        // The timeout bounds silence, not the length of a stream.
-        this.pending.touch(id, request);
-        request.callback({ response: value });
-        return;
-      case REPLY_END:
-        this.settle(this.pending, id, request);
-        request.callback({ isDisposed: true });
-        return;
-      case REPLY_ERROR:
-        this.settle(this.pending, id, request);
-        request.callback({ err: value });
-        return;
-      default:
-        this.settle(this.pending, id, request);
-        request.callback({ response: value, isDisposed: true });
-    }
-  }
-
-  private publishCompat(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    const client = this.client;
-    if (!client) {
-      callback({ err: new Mqtt5NotConnectedError('connect() failed or close() was called') });
-      return noop;
-    }
-    const topic = this.topicOf(packet.pattern);
-    const id = randomUUID();
-    const request: PendingRequest = { topic, callback, deadline: Infinity, epoch: -1 };
-    this.compatPending.add(id, request);
-    const fail = (err: unknown) => {
-      if (this.compatPending.get(id) !== request) return;
-      this.settle(this.compatPending, id, request);
-      callback({ err });
-    };
-    this.subscribeCompatReplies(client, compatReplyTopic(topic)).then(() => {
-      if (this.compatPending.get(id) !== request) return;
-      const { data, options } = unwrapRecord(packet.data);
-      const payload = encodeCompatRequest(packet.pattern, data, id);
-      return client.publish(this.publishArgs(topic, payload, options, undefined, packet.metadata)).then((ack) => {
-        if (this.compatPending.get(id) !== request) return;
-        if (reasonCodeOf(ack) === RC_NO_MATCHING_SUBSCRIBERS) fail(new Mqtt5NoRespondersError(topic));
-        else request.epoch = this.epoch;
-      });
-    }).catch(fail);
-    return () => this.settle(this.compatPending, id, request);
-  }
-
-  /** The built-in transport answers on `<pattern>/reply`: one subscription per pattern, kept. */
-  private subscribeCompatReplies(client: MqttClient, replyTopic: string): Promise<void> {
-    let subscribed = this.compatSubscriptions.get(replyTopic);
-    if (!subscribed) {
-      subscribed = client
-        .subscribe(
-          { subscriptions: [{ topicFilter: replyTopic, qos: this.options.responseQos ?? DEFAULT_QOS }] },
-          (message: MqttMessage) => this.handleCompatResponse(message),
-        )
-        .then((suback) => {
-          const code = suback.reasonCodes[0] ?? 0x80;
-          if (code >= 0x80) throw new Mqtt5SubscribeError(replyTopic, code, suback.properties?.reasonString);
-        });
-      // A failed subscription is retried by the next request.
-      subscribed.catch(() => this.compatSubscriptions.delete(replyTopic));
-      this.compatSubscriptions.set(replyTopic, subscribed);
-    }
-    return subscribed;
-  }
-
-  private handleCompatResponse(message: MqttMessage): void {
-    const response = decodeCompatResponse(message.payload);
-    if (!response) return;
-    const request = this.compatPending.get(response.id);
-    if (!request) return;
-    if (response.err !== undefined) {
-      this.settle(this.compatPending, response.id, request);
-      request.callback({ err: response.err });
-    } else if (response.isDisposed) {
-      this.settle(this.compatPending, response.id, request);
-      request.callback('response' in response ? { response: response.response, isDisposed: true } : { isDisposed: true });
-    } else {
-      this.compatPending.touch(response.id, request);
-      request.callback({ response: response.response });
-    }
-  }
-
-  /** Forgets a request (answered, failed or unsubscribed). Idempotent. */
-  private settle<K>(pending: PendingRequests<K>, id: K, request: PendingRequest): void {
-    pending.delete(id, request);
+    // The timeout bounds silence, not the length of a stream.
+    if (reply.isDisposed === true || 'err' in reply) this.pending.delete(id, request);
+    else this.pending.touch(id, request);
+    request.callback(reply);
   }
 
   /**
@@ -407,68 +311,17 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     if (!client) return Promise.reject(new Mqtt5NotConnectedError('connect() failed or close() was called'));
     let args: PublishArgs;
     try {
-      const topic = this.topicOf(packet.pattern);
-      if (this.compat) {
-        const { data, options } = unwrapRecord(packet.data);
-        args = this.publishArgs(topic, encodeCompatRequest(packet.pattern, data), options, undefined, packet.metadata);
-      } else {
-        args = this.buildPublish(topic, packet, undefined);
-      }
+      args = this.protocol.frameEvent(this.topicOf(packet.pattern), packet);
     } catch (err) {
       return Promise.reject(err);
     }
     return client.publish(args) as Promise<unknown> as Promise<T>;
   }
 
-
   // ---- publishing helpers -------------------------------------------------------------------
 
   private topicOf(pattern: unknown): string {
     return typeof pattern === 'string' ? pattern : this.normalizePattern(pattern as never);
-  }
-
-  /** Serializes the packet's data (or record) into publish arguments; `correlationData` makes it a request. */
-  private buildPublish(topic: string, packet: ReadPacket, correlationData: Buffer | undefined): PublishArgs {
-    let data = packet.data as unknown;
-    let options: Mqtt5RecordOptions | undefined;
-    if (isRecord(data)) ({ data, options } = unwrapRecord(data));
-    const serialized = this.payloadSerializer.serialize(data);
-    if (Buffer.isBuffer(serialized)) {
-      return this.publishArgs(topic, serialized, options, correlationData, packet.metadata);
-    }
-    const args = this.publishArgs(topic, serialized.payload, options, correlationData, packet.metadata);
-    const properties: Properties = (args.properties ??= {});
-    if (serialized.contentType !== undefined) properties.contentType = serialized.contentType;
-    if (serialized.payloadFormatIndicator !== undefined) properties.payloadFormatIndicator = serialized.payloadFormatIndicator;
-    return args;
-  }
-
-  private publishArgs(
-    topic: string,
-    payload: Buffer,
-    options: Mqtt5RecordOptions | undefined,
-    correlationData: Buffer | undefined,
-    metadata: Record<string, string> | undefined,
-  ): PublishArgs {
-    let properties: Properties | undefined;
-    if (options?.properties) {
-      properties = { ...options.properties };
-      if (correlationData !== undefined) {
-        properties.responseTopic = this.responseTopic;
-        properties.correlationData = correlationData;
-      }
-    } else if (correlationData !== undefined) {
-      properties = { responseTopic: this.responseTopic, correlationData };
-    }
-    if (this.defaultUserProperties !== undefined || metadata !== undefined) {
-      properties ??= {};
-      const user: UserProperty[] = [];
-      if (this.defaultUserProperties) user.push(...this.defaultUserProperties);
-      if (properties.userProperties) user.push(...properties.userProperties);
-      if (metadata) user.push(...metadataToUserProperties(metadata));
-      properties.userProperties = user;
-    }
-    return { topic, payload, qos: options?.qos ?? this.qos, retain: options?.retain === true, properties };
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -479,7 +332,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     this.client = undefined;
     this.connected = false;
     this.connecting = undefined;
-    this.compatSubscriptions.clear();
+    this.protocol.reset();
     this.failAll(() => new Mqtt5ClosedError('ClientMqtt5'));
     if (client) await client.disconnect();
     this._status$.next(Mqtt5Status.CLOSED);

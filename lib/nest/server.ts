@@ -1,12 +1,14 @@
+/**
+ * ServerMqtt5, the Nest microservice strategy. Longer than ~500 lines for a reason: its message
+ * flow (dispatch, the concurrency bound and queue, handlers, replies, acknowledgements, close
+ * draining) shares one set of counters that must change together; how requests and replies are
+ * framed lives in the wire protocols (framing.ts, native-protocol.ts, compat-protocol.ts).
+ */
 import { Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
-import { finalize, isObservable, throwError, type Observable } from 'rxjs';
-import { topicMatches, type QoS, type SubackPacket, type Subscription, type UserProperty } from '../codec/index.js';
-import { Queue, type MqttClient } from '../client/index.js';
-import {
-  compatReplyTopic,
-  decodeCompatIncoming,
-  encodeCompatResponse,
-} from './compat.js';
+import { finalize, isObservable, type Observable } from 'rxjs';
+import { topicMatches, type QoS, type SubackPacket, type Subscription } from '../codec/index.js';
+import type { MqttClient } from '../client/index.js';
+import { Queue } from '../client/internal.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_CONCURRENCY,
@@ -16,13 +18,13 @@ import {
   Mqtt5Status,
 } from './constants.js';
 import { Mqtt5Context } from './context.js';
+import { createWireProtocol } from './create-protocol.js';
 import { Mqtt5NotConnectedError, Mqtt5SubscribeError, Mqtt5TransportError } from './errors.js';
 import { ClientListeners, createMqttClient, type InboundMessage, type Mqtt5Events } from './mqtt-client.js';
+import type { InboundRequest, ReplyKind, ReplyTo, WireProtocol } from './framing.js';
 import type { Mqtt5PatternExtras, Mqtt5ServerOptions } from './options.js';
-import { END_PROPERTY, ERROR_PROPERTY, NEXT_PROPERTY } from './protocol.js';
-import { buildReply } from './reply.js';
-import { unwrapRecord } from './record.js';
-import { JsonDeserializer, JsonSerializer, type Mqtt5Deserializer, type Mqtt5Serializer } from './serializers.js';
+import { RequestPublisher } from './request-publish.js';
+import { JsonDeserializer, JsonSerializer } from './serializers.js';
 import { buildSubscription, filtersOverlap } from './topic-pattern.js';
 
 /** PUBACK/PUBREC reason codes the server acknowledges with. */
@@ -30,10 +32,18 @@ const RC_SUCCESS = 0x00;
 const RC_UNSPECIFIED_ERROR = 0x80;
 const RC_PAYLOAD_FORMAT_INVALID = 0x99;
 
-/** Per-message bookkeeping kept on the PUBLISH object itself (no per-message map). */
-const HANDLERS = Symbol('handlers');
-const ACK_CODE = Symbol('ackCode');
-type CountedMessage = InboundMessage & { [HANDLERS]?: number; [ACK_CODE]?: number };
+/**
+ * One received PUBLISH on its way through the handlers it matched (several when patterns overlap):
+ * it is acknowledged once, when the last of them settled. Kept beside the message, not on it — the
+ * message object is the application's (`Mqtt5Context#getPacket()`), and nothing is added to it.
+ */
+interface Delivery {
+  readonly message: InboundMessage;
+  /** Handlers dispatched and not yet settled. */
+  handlers: number;
+  /** The PUBACK/PUBREC reason code: a failure of any handler wins over success. */
+  ackCode: number;
+}
 
 /** One handler pattern and its subscription. Its `onMessage` is bound once, not per message. */
 interface HandlerEntry {
@@ -48,7 +58,7 @@ interface HandlerEntry {
 
 interface QueuedMessage {
   entry: HandlerEntry;
-  message: InboundMessage;
+  delivery: Delivery;
 }
 
 /**
@@ -74,18 +84,22 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
 
   private client: MqttClient | undefined;
   private readonly listeners = new ClientListeners();
-  private readonly payloadSerializer: Mqtt5Serializer;
-  private readonly payloadDeserializer: Mqtt5Deserializer;
+  /** How requests are read and replies framed: native v5 or the built-in envelope (chosen once). */
+  private readonly protocol: WireProtocol;
   private readonly concurrency: number;
   private readonly receiveMaximum: number;
   private readonly maxQueued: number;
   private readonly ackAfterHandling: boolean;
-  private readonly compat: boolean;
 
   /** Nest's default (no-op) processing start hook, to tell when instrumentation installed one. */
   private readonly defaultStartHook = this.onProcessingStartHook;
   private entries: HandlerEntry[] = [];
   private readonly queue = new Queue<QueuedMessage>();
+  /**
+   * The delivery of the message dispatched last. The client hands one message to all the handlers
+   * it matched in one synchronous loop, so its other handlers find it here — no per-message map.
+   */
+  private lastDelivery: Delivery | undefined;
   private inFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -93,8 +107,15 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
 
   constructor(private readonly options: Mqtt5ServerOptions = {}) {
     super();
-    this.payloadSerializer = options.serializer ?? new JsonSerializer();
-    this.payloadDeserializer = options.deserializer ?? new JsonDeserializer();
+    const serializer = options.serializer ?? new JsonSerializer();
+    this.protocol = createWireProtocol(options.compat ?? false, {
+      serializer,
+      deserializer: options.deserializer ?? new JsonDeserializer(),
+      // The responder publishes only replies, framed by ReplyTo: no request defaults, no reply subscriptions.
+      publisher: new RequestPublisher(serializer, 0, undefined),
+      responseQos: 0,
+      onReply: noop,
+    });
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65535) {
       throw new RangeError(`concurrency must be an integer in 1..65535, got ${concurrency}`);
@@ -107,7 +128,6 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     this.receiveMaximum = receiveMaximum;
     this.maxQueued = options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED;
     this.ackAfterHandling = (options.ackMode ?? 'after-handling') === 'after-handling';
-    this.compat = options.compat ?? false;
   }
 
   /** Connection status: 'connected', 'disconnected', 'reconnecting', 'closed'. */
@@ -252,68 +272,51 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   private dispatch(entry: HandlerEntry, message: InboundMessage): void {
     // While closing, leave new messages unacknowledged: the broker redelivers them.
     if (this.closing) return;
-    // One PUBLISH may reach several handlers (overlapping patterns): acknowledge it once, when
-    // the last of them settled. The client hands it to all of them before any can settle.
-    const carrier = message as CountedMessage;
-    carrier[HANDLERS] = (carrier[HANDLERS] ?? 0) + 1;
+    let delivery = this.lastDelivery;
+    if (delivery === undefined || delivery.message !== message) {
+      delivery = { message, handlers: 0, ackCode: RC_SUCCESS };
+      this.lastDelivery = delivery;
+    }
+    delivery.handlers++;
     if (this.inFlight < this.concurrency) {
-      this.run(entry, message);
+      this.run(entry, delivery);
       return;
     }
     if (message.qos === 0 && this.queue.length >= this.maxQueued) {
       // QoS 0 is not flow-controlled by the receive maximum; bound the queue and say so.
-      (message as CountedMessage)[HANDLERS]!--;
+      delivery.handlers--;
       if (this.dropped++ % 1000 === 0) {
         this.logger.warn(`Handler queue full (${this.maxQueued}): dropped ${this.dropped} QoS 0 message(s) so far`);
       }
       return;
     }
-    this.queue.push({ entry, message });
+    this.queue.push({ entry, delivery });
   }
 
-  private run(entry: HandlerEntry, message: InboundMessage): void {
+  private run(entry: HandlerEntry, delivery: Delivery): void {
     this.inFlight++;
-    if (!this.ackAfterHandling) this.acknowledge(message, RC_SUCCESS);
-    const packet = message;
+    if (!this.ackAfterHandling) this.acknowledge(delivery, RC_SUCCESS);
+    const packet = delivery.message;
     const context = new Mqtt5Context([packet.topic, packet, entry.pattern, entry.topicFilter]);
-    const properties = packet.properties;
-    const responseTopic = properties?.responseTopic;
-
-    let data: unknown;
-    let compatId: string | undefined;
+    let request: InboundRequest;
     try {
-      if (this.compat && responseTopic === undefined) {
-        const envelope = decodeCompatIncoming(packet.payload);
-        if (envelope) {
-          data = envelope.data;
-          compatId = envelope.id;
-        } else {
-          data = this.payloadDeserializer.deserialize(packet.payload, properties);
-        }
-      } else {
-        data = this.payloadDeserializer.deserialize(packet.payload, properties);
-      }
+      request = this.protocol.readRequest(packet);
     } catch (err) {
       this.logger.error(
         new Mqtt5TransportError('DESERIALIZE_FAILED', `Cannot deserialize the payload on "${packet.topic}"`, 0x99, {
           cause: err,
         }),
       );
-      this.finish(message, RC_PAYLOAD_FORMAT_INVALID);
+      this.finish(delivery, RC_PAYLOAD_FORMAT_INVALID);
       return;
     }
-
-    if (entry.isEvent || (responseTopic === undefined && compatId === undefined)) {
-      this.handleEventMessage(entry, message, data, context);
-    } else if (responseTopic !== undefined) {
-      this.handleNativeRequest(entry, message, data, context, responseTopic, properties!.correlationData);
-    } else {
-      this.handleCompatRequest(entry, message, data, context, compatId!);
-    }
+    const reply = request.reply;
+    if (entry.isEvent || reply === undefined) this.handleEventMessage(entry, delivery, request.data, context);
+    else this.handleRequestMessage(entry, delivery, request.data, context, reply);
   }
 
   /** An event (or a request nobody can be answered for): run the handler, then acknowledge. */
-  private handleEventMessage(entry: HandlerEntry, message: InboundMessage, data: unknown, context: Mqtt5Context): void {
+  private handleEventMessage(entry: HandlerEntry, delivery: Delivery, data: unknown, context: Mqtt5Context): void {
     if (!this.hooksInstalled()) {
       // The usual case: no instrumentation, so no async wrapper per message — the handler's
       // promise (Nest's handler proxies always return one) gets one reaction, which acknowledges.
@@ -322,13 +325,13 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
         result = entry.handler(data, context);
       } catch (err) {
         // A raw handler may throw synchronously.
-        this.eventFailed(message, err, noop);
+        this.eventFailed(delivery, err, noop);
         return;
       }
       // Like `await`: a plain value or a thenable settles in a later tick too.
       Promise.resolve(result).then(
-        (value) => this.eventSettled(message, value, noop),
-        (err: unknown) => this.eventFailed(message, err, noop),
+        (value) => this.eventSettled(delivery, value, noop),
+        (err: unknown) => this.eventFailed(delivery, err, noop),
       );
       return;
     }
@@ -337,18 +340,18 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
       try {
         value = await entry.handler(data, context);
       } catch (err) {
-        this.eventFailed(message, err, runEndHook);
+        this.eventFailed(delivery, err, runEndHook);
         return;
       }
-      this.eventSettled(message, value, runEndHook);
+      this.eventSettled(delivery, value, runEndHook);
     });
   }
 
   /** An event handler returned (a value or a stream): acknowledge when it is done. */
-  private eventSettled(message: InboundMessage, result: unknown, runEndHook: () => void): void {
+  private eventSettled(delivery: Delivery, result: unknown, runEndHook: () => void): void {
     if (!isObservable(result)) {
       runEndHook();
-      this.finish(message, RC_SUCCESS);
+      this.finish(delivery, RC_SUCCESS);
       return;
     }
     result.subscribe({
@@ -356,145 +359,80 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
       // because propagatesEventHandlerErrors is false); here it only decides the ack code.
       error: () => {
         runEndHook();
-        this.finish(message, RC_UNSPECIFIED_ERROR);
+        this.finish(delivery, RC_UNSPECIFIED_ERROR);
       },
       complete: () => {
         runEndHook();
-        this.finish(message, RC_SUCCESS);
+        this.finish(delivery, RC_SUCCESS);
       },
     });
   }
 
   /** An event handler threw or rejected (Nest's handler proxies turn errors into error streams; a raw handler may still throw). */
-  private eventFailed(message: InboundMessage, err: unknown, runEndHook: () => void): void {
+  private eventFailed(delivery: Delivery, err: unknown, runEndHook: () => void): void {
     runEndHook();
     this.logger.error(err);
-    this.finish(message, RC_UNSPECIFIED_ERROR);
+    this.finish(delivery, RC_UNSPECIFIED_ERROR);
   }
 
-  /** A v5 request: answer on its response topic with its correlation data. */
-  private handleNativeRequest(
-    entry: HandlerEntry,
-    message: InboundMessage,
-    data: unknown,
-    context: Mqtt5Context,
-    responseTopic: string,
-    correlationData: Buffer | undefined,
-  ): void {
-    const qos = this.options.replyQos ?? message.qos;
+  /** A request: answer where `reply` says, in its framing; its handler's failure acknowledges with `reply.failureAck`. */
+  private handleRequestMessage(entry: HandlerEntry, delivery: Delivery, data: unknown, context: Mqtt5Context, reply: ReplyTo): void {
+    const qos = this.options.replyQos ?? delivery.message.qos;
     this.withProcessingHooks(context, async (runEndHook) => {
       let result: unknown;
       try {
         result = await entry.handler(data, context);
       } catch (err) {
+        // A raw handler threw (Nest's proxies return error streams): answer with the error.
         runEndHook();
         this.logger.error(err);
-        await this.publishReply(responseTopic, correlationData, qos, ERROR_PROPERTY, toErrorObject(err));
-        this.finish(message, RC_UNSPECIFIED_ERROR);
+        await this.publishReply(reply, 'error', toErrorObject(err), qos);
+        this.finish(delivery, reply.failureAck);
         return;
       }
       if (!isObservable(result)) {
         // Fast path: one value, one reply, no stream machinery.
         runEndHook();
-        const ok = await this.publishReply(responseTopic, correlationData, qos, undefined, result);
-        this.finish(message, ok ? RC_SUCCESS : RC_UNSPECIFIED_ERROR);
+        const ok = await this.publishReply(reply, 'value', result, qos);
+        this.finish(delivery, ok ? RC_SUCCESS : reply.failureAck);
         return;
       }
       let failed = false;
       let done = false;
       const respond = async (packet: WritePacket): Promise<void> => {
+        // An error ends the exchange; the completion after it is moot.
         if (done) return;
         if (packet.err !== undefined) {
           done = true;
           failed = true;
-          await this.publishReply(responseTopic, correlationData, qos, ERROR_PROPERTY, toErrorObject(packet.err));
+          await this.publishReply(reply, 'error', toErrorObject(packet.err), qos);
         } else if ('response' in packet) {
           if (packet.isDisposed) done = true;
-          const ok = await this.publishReply(
-            responseTopic,
-            correlationData,
-            qos,
-            packet.isDisposed ? undefined : NEXT_PROPERTY,
-            packet.response,
-          );
+          const ok = await this.publishReply(reply, packet.isDisposed ? 'value' : 'next', packet.response, qos);
           failed ||= !ok;
         } else if (packet.isDisposed) {
           done = true;
-          const ok = await this.publishReply(responseTopic, correlationData, qos, END_PROPERTY, undefined);
+          const ok = await this.publishReply(reply, 'end', undefined, qos);
           failed ||= !ok;
         }
-        if (done) this.finish(message, failed ? RC_UNSPECIFIED_ERROR : RC_SUCCESS);
+        if (done) this.finish(delivery, failed ? reply.failureAck : RC_SUCCESS);
       };
       this.send((result as Observable<unknown>).pipe(finalize(runEndHook)), respond);
     });
   }
 
-  /** A request from a client of Nest's built-in MQTT transport: answer on `<topic>/reply`. */
-  private handleCompatRequest(
-    entry: HandlerEntry,
-    message: InboundMessage,
-    data: unknown,
-    context: Mqtt5Context,
-    id: string,
-  ): void {
-    const replyTopic = compatReplyTopic(context.getTopic());
-    const qos = this.options.replyQos ?? message.qos;
-    let done = false;
-    this.handleRequest(
-      context,
-      async () => {
-        try {
-          return this.transformToObservable(await entry.handler(data, context));
-        } catch (err) {
-          // A raw handler threw (Nest's proxies return error streams): answer with the error.
-          this.logger.error(err);
-          return throwError(() => err);
-        }
-      },
-      async (packet: WritePacket) => {
-        // An error ends the exchange, as for the built-in client; the completion after it is moot.
-        if (done) return;
-        done = packet.isDisposed === true || packet.err !== undefined;
-        const { data: response, options } = unwrapRecord(packet.response);
-        const payload = encodeCompatResponse({
-          id,
-          ...(packet.err !== undefined ? { err: toErrorObject(packet.err) } : {}),
-          ...('response' in packet ? { response } : {}),
-          ...(packet.isDisposed ? { isDisposed: true } : {}),
-        });
-        try {
-          await this.requireClient().publish({
-            topic: replyTopic,
-            payload,
-            qos: options?.qos ?? qos,
-            ...(options?.properties ? { properties: options.properties } : {}),
-          });
-        } catch (err) {
-          this.logger.error(err);
-        }
-        if (done) this.finish(message, RC_SUCCESS);
-      },
-    );
-  }
-
   /**
-   * Publishes one response. `kind` marks stream values, completion and errors (none = final
-   * value). Resolves false (after logging) when the publish failed: the caller still settles.
+   * Publishes one reply of `kind`. Resolves false (after logging) when it could not be framed or
+   * published: the caller still settles.
    */
-  private async publishReply(
-    topic: string,
-    correlationData: Buffer | undefined,
-    qos: QoS,
-    kind: readonly UserProperty[] | undefined,
-    value: unknown,
-  ): Promise<boolean> {
+  private async publishReply(reply: ReplyTo, kind: ReplyKind, value: unknown, qos: QoS): Promise<boolean> {
     try {
       const client = this.requireClient();
-      await client.publish(buildReply(this.payloadSerializer, topic, correlationData, qos, kind, value));
+      await client.publish(reply.frame(kind, value, qos));
       return true;
     } catch (err) {
       this.logger.error(
-        new Mqtt5TransportError('REPLY_FAILED', `Could not publish the response to "${topic}"`, undefined, { cause: err }),
+        new Mqtt5TransportError('REPLY_FAILED', `Could not publish the response to "${reply.topic}"`, undefined, { cause: err }),
       );
       return false;
     }
@@ -519,27 +457,29 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   }
 
   /** A handler settled: acknowledge (after-handling mode), free its slot, start the next one. */
-  private finish(message: InboundMessage, reasonCode: number): void {
-    if (this.ackAfterHandling) this.acknowledge(message, reasonCode);
+  private finish(delivery: Delivery, reasonCode: number): void {
+    if (this.ackAfterHandling) this.acknowledge(delivery, reasonCode);
     this.inFlight--;
     while (this.inFlight < this.concurrency && this.queue.length > 0 && !this.closing) {
       const next = this.queue.shift()!;
-      this.run(next.entry, next.message);
+      this.run(next.entry, next.delivery);
     }
     if (this.inFlight === 0 && this.drained) this.drained();
   }
 
   /**
-   * Counts one handler of `message` done; the last one sends the PUBACK/PUBREC (QoS 1/2 only).
+   * Counts one handler of the delivery done; the last one sends the PUBACK/PUBREC (QoS 1/2 only).
    * A failure of any handler wins over success in the reason code.
    */
-  private acknowledge(message: InboundMessage, reasonCode: number): void {
-    const carrier = message as CountedMessage;
-    if (reasonCode !== RC_SUCCESS) carrier[ACK_CODE] = reasonCode;
-    if (--carrier[HANDLERS]! > 0) return;
+  private acknowledge(delivery: Delivery, reasonCode: number): void {
+    if (reasonCode !== RC_SUCCESS) delivery.ackCode = reasonCode;
+    if (--delivery.handlers > 0) return;
+    // Done with it: hold no message past its acknowledgement (its payload is a view of a read buffer).
+    if (this.lastDelivery === delivery) this.lastDelivery = undefined;
     // The client sends it on the connection that delivered the message, in receive order; after
     // that connection is gone it sends nothing and the broker redelivers.
-    if (message.qos !== 0) this.client?.ack(message, carrier[ACK_CODE] ?? RC_SUCCESS);
+    const message = delivery.message;
+    if (message.qos !== 0) this.client?.ack(message, delivery.ackCode);
   }
 
   private requireClient(): MqttClient {

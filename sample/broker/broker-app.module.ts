@@ -1,12 +1,12 @@
-import { Inject, Logger, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
-import { MqttBroker } from '../../lib/broker/index.js';
-import { MqttBrokerModule } from '../../lib/index.js';
+import { Injectable, Logger, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { MqttBroker, MqttBrokerModule } from '../../lib/index.js';
 
 /** Logs who connects to the embedded broker, so the sample shows its participants arriving and leaving. */
+@Injectable()
 class BrokerActivityLog implements OnApplicationBootstrap {
   private readonly logger = new Logger('Broker');
 
-  constructor(@Inject(MqttBroker) private readonly broker: MqttBroker) {}
+  constructor(private readonly broker: MqttBroker) {}
 
   onApplicationBootstrap(): void {
     this.broker.on('connect', (client) => this.logger.log(`client ${client.clientId} connected`));

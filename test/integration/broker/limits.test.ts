@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { PacketType } from '../../../lib/codec/index.js';
-import { BrokerOptionsError, DEFAULT_OPTIONS, MqttBroker } from '../../../lib/broker/index.js';
+import { BrokerOptionsError, MqttBroker } from '../../../lib/broker/index.js';
+import { DEFAULT_OPTIONS } from '../../../lib/broker/options.js';
 import { collectMessages, startBroker, uid, type TestBroker } from './support.js';
 
 let tb: TestBroker | undefined;

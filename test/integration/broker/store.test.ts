@@ -4,7 +4,8 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { PacketType } from '../../../lib/codec/index.js';
-import { MemoryRetainedStore, MemorySessionStore, type RetainedMessage, type Session } from '../../../lib/broker/index.js';
+import { MemoryRetainedStore, MemorySessionStore, type RetainedMessage } from '../../../lib/broker/index.js';
+import type { Session } from '../../../lib/broker/session.js';
 import { collectMessages, startBroker, uid, type TestBroker } from './support.js';
 
 let tb: TestBroker | undefined;

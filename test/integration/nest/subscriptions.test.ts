@@ -19,6 +19,8 @@ interface Hit {
 }
 
 const hits: Hit[] = [];
+/** The PUBLISH objects handlers were given (Mqtt5Context#getPacket), with their own keys at that moment. */
+const packets: { packet: object; keys: (string | symbol)[] }[] = [];
 let marker: Deferred<void> | undefined;
 
 function record(handler: string, data: unknown, ctx: Mqtt5Context): void {
@@ -27,6 +29,7 @@ function record(handler: string, data: unknown, ctx: Mqtt5Context): void {
     return;
   }
   hits.push({ handler, topic: ctx.getTopic(), wildcards: ctx.getWildcards(), data });
+  packets.push({ packet: ctx.getPacket(), keys: Reflect.ownKeys(ctx.getPacket()) });
 }
 
 @Controller()
@@ -129,6 +132,7 @@ describe.each(BROKERS)('subscriptions on the %s', (_name, start) => {
 
     afterEach(() => {
       hits.length = 0;
+      packets.length = 0;
     });
 
     async function emitAll(messages: [string, unknown][], markerTopic: string): Promise<void> {
@@ -167,6 +171,22 @@ describe.each(BROKERS)('subscriptions on the %s', (_name, start) => {
       const byHandler = (name: string) => hits.filter((h) => h.handler === name).map((h) => h.topic);
       expect(byHandler('temperature')).toEqual(['sensors/s1/temp']);
       expect(byHandler('sensors')).toEqual(['sensors/s1/temp', 'sensors/s1/humidity']);
+    });
+
+    it('hands every handler the message as received: the transport adds nothing to it', async () => {
+      // QoS 1 to two overlapping patterns: one message, two handlers, one acknowledgement to count.
+      await emitAll([['sensors/s2/temp', 22]], 'sensors/marker');
+      // (Our broker sends one copy for both subscriptions, Mosquitto one per subscription identifier.)
+      expect(packets.map((p) => (p.packet as { topic: string; qos: number })).map(({ topic, qos }) => [topic, qos])).toEqual([
+        ['sensors/s2/temp', 1],
+        ['sensors/s2/temp', 1],
+      ]);
+      // No bookkeeping of the transport (symbols or otherwise), neither while handled nor after the ack.
+      for (const { packet, keys } of packets) {
+        expect(keys.filter((k) => typeof k === 'symbol')).toEqual([]);
+        expect(Reflect.ownKeys(packet)).toEqual(keys);
+        expect(keys).not.toContain('handlers');
+      }
     });
 
     it('request patterns take wildcards too', async () => {

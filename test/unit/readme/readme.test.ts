@@ -5,19 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** Inside the repository (so node_modules and lib/ resolve) and git-ignored (`/tmp/`). */
-const WORK = path.join(ROOT, 'tmp', `readme-check-${process.pid}`);
+import { ROOT, SOURCE_ENTRIES, typecheck, type TypecheckProject } from '../../helpers/typecheck.js';
 
 interface Block {
   /** 1-based line of the block's first code line in README.md. */
   line: number;
   code: string;
+  /** Name of the block's module in the checked project. */
   file: string;
 }
 
@@ -38,52 +34,20 @@ function fencedBlocks(markdown: string, lang: string): { line: number; code: str
 
 let readme: string;
 let blocks: Block[];
-const diagnosticsByFile = new Map<string, string[]>();
+let project: TypecheckProject;
 
 beforeAll(async () => {
   readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
-  blocks = fencedBlocks(readme, 'ts').map((b, i) => ({ ...b, file: path.join(WORK, `block-${String(i + 1).padStart(2, '0')}.ts`) }));
-  await mkdir(WORK, { recursive: true });
-  for (const b of blocks) await writeFile(b.file, `${b.code}\n`);
-  const rel = (p: string) => path.relative(WORK, path.join(ROOT, p)).split(path.sep).join('/');
-  await writeFile(
-    path.join(WORK, 'tsconfig.json'),
-    JSON.stringify({
-      extends: rel('tsconfig.json'),
-      compilerOptions: {
-        noEmit: true,
-        rootDir: rel('.'),
-        paths: {
-          'nest-mqtt5': [rel('lib/index.ts')],
-          'nest-mqtt5/client': [rel('lib/client/index.ts')],
-          'nest-mqtt5/broker': [rel('lib/broker/index.ts')],
-          'nest-mqtt5/codec': [rel('lib/codec/index.ts')],
-        },
-      },
-      include: ['*.ts'],
-    }),
-  );
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(WORK, 'tsconfig.json'), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    },
+  blocks = fencedBlocks(readme, 'ts').map((b, i) => ({ ...b, file: `block-${String(i + 1).padStart(2, '0')}.ts` }));
+  project = await typecheck({
+    name: 'readme-check',
+    files: Object.fromEntries(blocks.map((b) => [b.file, b.code])),
+    paths: SOURCE_ENTRIES,
   });
-  if (parsed === undefined) throw new Error('could not read the README tsconfig');
-  const program = ts.createProgram(parsed.fileNames, parsed.options);
-  for (const d of ts.getPreEmitDiagnostics(program)) {
-    const file = d.file?.fileName === undefined ? '' : path.resolve(d.file.fileName);
-    // Errors inside lib/ are the type-check's business (npm run typecheck); here only the examples count.
-    if (!file.startsWith(WORK)) continue;
-    const { line, character } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
-    const list = diagnosticsByFile.get(file) ?? [];
-    list.push(`line ${line + 1}:${character + 1} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
-    diagnosticsByFile.set(file, list);
-  }
 }, 120_000);
 
 afterAll(async () => {
-  await rm(WORK, { recursive: true, force: true });
+  await project?.remove();
 });
 
 describe('README.md', () => {
@@ -94,9 +58,9 @@ describe('README.md', () => {
 
   it('every ```ts example type-checks against the sources', () => {
     const failures = blocks
-      .filter((b) => diagnosticsByFile.has(b.file))
+      .filter((b) => project.diagnostics.has(path.join(project.dir, b.file)))
       .map((b) => {
-        const shifted = diagnosticsByFile.get(b.file)!.map((m) => m.replace(/^line (\d+)/, (_, n: string) => `README.md line ${b.line + Number(n) - 1}`));
+        const shifted = project.diagnostics.get(path.join(project.dir, b.file))!.map((m) => m.replace(/^line (\d+)/, (_, n: string) => `README.md line ${b.line + Number(n) - 1}`));
         return `block at README.md line ${b.line}:\n  ${shifted.join('\n  ')}`;
       });
     expect(failures).toEqual([]);

@@ -9,7 +9,7 @@ import { MqttProtocolError, PacketDecoder, PacketType, decodePacket, encodePacke
 import { anyPacket311, type Level } from './arbitraries311.js';
 
 type Loose = Record<string, unknown>;
-const CMD = ['', 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect'] as const;
+const CMD = ['', 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', 'auth'] as const;
 
 function toTheirs(p: Packet): Loose {
   const cmd = CMD[p.type];

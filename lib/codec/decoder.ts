@@ -75,6 +75,22 @@ function connectLevel(buf: Buffer, start: number, end: number): ProtocolVersion 
   throw new UnsupportedProtocolError(name, level);
 }
 
+/**
+ * The parser of a `'detect'` decoder until its CONNECT: reads the level, has the decoder switch to that
+ * level's parser, and lets it parse the CONNECT. A parser of its own rather than a check in the decoder's
+ * loop, so that the v5 hot path stays exactly as it was.
+ */
+class LevelDetector extends PacketParser {
+  constructor(private readonly switchTo: (level: ProtocolVersion) => PacketParser) {
+    super();
+  }
+
+  override parse(first: number, buf: Buffer, start: number, end: number): Packet {
+    if (first >> 4 !== PacketType.CONNECT) throw protocolError('the first packet must be CONNECT (MQTT-3.1.0-1)');
+    return this.switchTo(connectLevel(buf, start, end)).parse(first, buf, start, end);
+  }
+}
+
 function tooLarge(size: number, max: number): MqttProtocolError {
   return new MqttProtocolError(0x95, `packet of ${size} bytes exceeds the maximum packet size of ${max} bytes`);
 }
@@ -121,7 +137,13 @@ export class PacketDecoder {
   constructor(opts?: DecoderOptions) {
     this.maximumPacketSize = resolveMaximum(opts);
     this.level = resolveVersion(opts?.protocolVersion);
-    this.parser = parserFor(this.level ?? 5);
+    this.parser =
+      this.level !== undefined
+        ? parserFor(this.level)
+        : new LevelDetector((level) => {
+            this.setProtocolVersion(level);
+            return this.parser;
+          });
   }
 
   /**
@@ -212,7 +234,7 @@ export class PacketDecoder {
         if (this.bodyFilled < this.bodyLength) return;
         const body = this.body;
         this.body = undefined;
-        this.deliver(this.parse(this.first, body, 0, this.bodyLength), onPacket, chunk, pos);
+        this.deliver(this.parser.parse(this.first, body, 0, this.bodyLength), onPacket, chunk, pos);
         continue;
       }
 
@@ -257,7 +279,7 @@ export class PacketDecoder {
       if (len - pos >= remaining) {
         // The whole body is here: decode in place.
         const end = pos + remaining;
-        const packet = this.parse(first, chunk, pos, end);
+        const packet = this.parser.parse(first, chunk, pos, end);
         pos = end;
         this.deliver(packet, onPacket, chunk, pos);
       } else {
@@ -268,15 +290,6 @@ export class PacketDecoder {
         pos = this.appendBody(chunk, pos);
       }
     }
-  }
-
-  /** Parses one body with the parser of the stream's level, learning the level from the CONNECT first if asked to. */
-  private parse(first: number, buf: Buffer, start: number, end: number): Packet {
-    if (this.level === undefined) {
-      if (first >> 4 !== PacketType.CONNECT) throw protocolError('the first packet must be CONNECT (MQTT-3.1.0-1)');
-      this.setProtocolVersion(connectLevel(buf, start, end));
-    }
-    return this.parser.parse(first, buf, start, end);
   }
 
   /** Copies as much of the pending body as `chunk` holds from `pos`, growing the buffer; returns the new position. */

@@ -122,7 +122,8 @@ interface State {
  * {@link AuthFileError} if it cannot be read or is malformed (so a broker refuses to start, naming the line).
  *
  * Refusals answer `false`, which the broker sends as CONNACK 0x86 (3.1.1: 0x04) when the client gave
- * credentials and 0x87 (0x05) for an anonymous client refused. Enhanced authentication (an
+ * credentials and 0x87 (0x05) for an anonymous client refused. (Mosquitto 2.0.11 answers a wrong password
+ * or unknown user with 0x87 / 0x05 "not authorised" too; we keep the spec's more precise 0x86 / 0x04.) Enhanced authentication (an
  * authentication method) is not something this file can check: 0x8C.
  *
  * Cache: a successful slow verification stores HMAC-SHA256 of the password under a random key made for this

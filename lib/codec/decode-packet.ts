@@ -58,9 +58,9 @@ export function checkFirstByte(first: number): void {
 
 /** Reads one packet body: a cursor over `buf[pos, end)` plus the per-type decoders. One instance per decoder. */
 export class PacketParser {
-  private buf: Buffer = EMPTY;
-  private pos = 0;
-  private end = 0;
+  protected buf: Buffer = EMPTY;
+  protected pos = 0;
+  protected end = 0;
 
   /**
    * Decodes the body `buf[start, end)` of a packet whose fixed header byte is `first` (already checked by
@@ -124,23 +124,23 @@ export class PacketParser {
 
   // ---- primitives: each checks that it stays within `end` ----
 
-  private overrun(what: string): MqttProtocolError {
+  protected overrun(what: string): MqttProtocolError {
     return malformed(`${what} overruns the packet`);
   }
 
-  private u8(what: string): number {
+  protected u8(what: string): number {
     if (this.pos >= this.end) throw this.overrun(what);
     return this.buf[this.pos++]!;
   }
 
-  private u16(what: string): number {
+  protected u16(what: string): number {
     const p = this.pos;
     if (p + 2 > this.end) throw this.overrun(what);
     this.pos = p + 2;
     return (this.buf[p]! << 8) | this.buf[p + 1]!;
   }
 
-  private u32(what: string): number {
+  protected u32(what: string): number {
     const p = this.pos;
     if (p + 4 > this.end) throw this.overrun(what);
     this.pos = p + 4;
@@ -165,7 +165,7 @@ export class PacketParser {
     throw malformed(`${what} is longer than 4 bytes`);
   }
 
-  private utf8(what: string): string {
+  protected utf8(what: string): string {
     const len = this.u16(what);
     const start = this.pos;
     const stop = start + len;
@@ -175,7 +175,7 @@ export class PacketParser {
   }
 
   /** Binary Data (two-byte length + bytes), copied. */
-  private binary(what: string): Buffer {
+  protected binary(what: string): Buffer {
     const len = this.u16(what);
     const start = this.pos;
     if (start + len > this.end) throw this.overrun(what);
@@ -185,7 +185,7 @@ export class PacketParser {
     return out;
   }
 
-  private packetId(type: number): number {
+  protected packetId(type: number): number {
     const id = this.u16('packet identifier');
     if (id === 0) throw protocolError(`${PACKET_NAMES[type]} with packet identifier 0`);
     return id;
@@ -379,7 +379,7 @@ export class PacketParser {
       : { type: PacketType.CONNACK, sessionPresent, reasonCode, properties };
   }
 
-  private topicFilter(): string {
+  protected topicFilter(): string {
     const filter = this.utf8('topic filter');
     if (!isValidTopicFilter(filter)) throw new MqttProtocolError(0x8f, `invalid topic filter ${quote(filter)}`);
     return filter;

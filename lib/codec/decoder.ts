@@ -4,9 +4,10 @@
  * chunk); only a packet split across chunks is assembled, into one buffer of its size, so every byte is
  * copied at most once (plus amortised growth for bodies above 64 KiB, see below).
  */
-import { MqttProtocolError, malformed } from './errors.js';
-import type { Packet } from './packets.js';
+import { MqttProtocolError, UnsupportedProtocolError, malformed, protocolError } from './errors.js';
+import { PacketType, type Packet, type ProtocolVersion } from './packets.js';
 import { PacketParser, checkFirstByte } from './decode-packet.js';
+import { Mqtt311PacketParser, protocolNameOf } from './decode-mqtt311.js';
 import { MAX_PACKET_SIZE } from './wire.js';
 
 /** Options of {@link PacketDecoder} and {@link decodePacket}. */
@@ -17,6 +18,16 @@ export interface DecoderOptions {
    * body is buffered. Defaults to the protocol maximum, 268,435,460.
    */
   maximumPacketSize?: number;
+  /**
+   * The protocol level of the stream: 5 (the default), 4 (MQTT 3.1.1) or 3 (MQTT 3.1). A broker, which
+   * learns the level only from the client's CONNECT, passes `'detect'`: the first packet must then be a
+   * CONNECT (else MqttProtocolError 0x82, MQTT-3.1.0-1); its protocol name and level (`MQTT` 5, `MQTT` 4 or
+   * `MQIsdp` 3) choose the wire form of that CONNECT and of every later packet, and
+   * {@link PacketDecoder.protocolVersion} tells which — set even when that CONNECT then fails to decode,
+   * so that the broker can answer it in a CONNACK the client reads. Any other name or level is an
+   * UnsupportedProtocolError (0x84; 3.1.1 CONNACK return code 0x01). Not accepted by {@link decodePacket}.
+   */
+  protocolVersion?: ProtocolVersion | 'detect';
 }
 
 /** Callback receiving each decoded packet, in order. */
@@ -38,12 +49,54 @@ function resolveMaximum(opts: DecoderOptions | undefined): number {
   return max;
 }
 
+function resolveVersion(v: DecoderOptions['protocolVersion']): ProtocolVersion | undefined {
+  if (v === undefined) return 5;
+  if (v === 'detect') return undefined;
+  if (v !== 3 && v !== 4 && v !== 5) throw new RangeError(`protocolVersion must be 3, 4, 5 or 'detect', not ${String(v)}`);
+  return v;
+}
+
+function parserFor(level: ProtocolVersion): PacketParser {
+  return level === 5 ? new PacketParser() : new Mqtt311PacketParser(level);
+}
+
+/**
+ * Reads the protocol name and level of the CONNECT body `buf[start, end)` without decoding the rest:
+ * returns the level if it is one we speak, else throws UnsupportedProtocolError (or 0x81 if cut short).
+ */
+function connectLevel(buf: Buffer, start: number, end: number): ProtocolVersion {
+  if (start + 2 > end) throw malformed('protocol name overruns the packet');
+  const nameLen = (buf[start]! << 8) | buf[start + 1]!;
+  const levelAt = start + 2 + nameLen;
+  if (levelAt >= end) throw malformed('protocol level overruns the packet');
+  const name = buf.toString('latin1', start + 2, start + 2 + Math.min(nameLen, 16));
+  const level = buf[levelAt]!;
+  if ((level === 3 || level === 4 || level === 5) && nameLen <= 16 && name === protocolNameOf(level)) return level;
+  throw new UnsupportedProtocolError(name, level);
+}
+
+/**
+ * The parser of a `'detect'` decoder until its CONNECT: reads the level, has the decoder switch to that
+ * level's parser, and lets it parse the CONNECT. A parser of its own rather than a check in the decoder's
+ * loop, so that the v5 hot path stays exactly as it was.
+ */
+class LevelDetector extends PacketParser {
+  constructor(private readonly switchTo: (level: ProtocolVersion) => PacketParser) {
+    super();
+  }
+
+  override parse(first: number, buf: Buffer, start: number, end: number): Packet {
+    if (first >> 4 !== PacketType.CONNECT) throw protocolError('the first packet must be CONNECT (MQTT-3.1.0-1)');
+    return this.switchTo(connectLevel(buf, start, end)).parse(first, buf, start, end);
+  }
+}
+
 function tooLarge(size: number, max: number): MqttProtocolError {
   return new MqttProtocolError(0x95, `packet of ${size} bytes exceeds the maximum packet size of ${max} bytes`);
 }
 
 /**
- * Streaming MQTT v5 decoder for one connection. Feed it the received chunks in order; it yields complete
+ * Streaming MQTT decoder for one connection (v5 unless {@link DecoderOptions.protocolVersion} says otherwise). Feed it the received chunks in order; it yields complete
  * packets in order. Malformed input throws {@link MqttProtocolError} with the reason code to send in
  * DISCONNECT (or CONNACK); the decoder then stays failed and throws the same error on every later call,
  * since the connection must be closed.
@@ -56,7 +109,9 @@ export class PacketDecoder {
   readonly maximumPacketSize: number;
 
   private failure: MqttProtocolError | undefined;
-  private readonly parser = new PacketParser();
+  private parser: PacketParser;
+  // The level in use; undefined while waiting for the CONNECT that tells it ('detect').
+  private level: ProtocolVersion | undefined;
 
   // A fixed header cut by a chunk boundary: bytes seen so far (0 = none) and what they said.
   private headerBytes = 0;
@@ -81,6 +136,33 @@ export class PacketDecoder {
 
   constructor(opts?: DecoderOptions) {
     this.maximumPacketSize = resolveMaximum(opts);
+    this.level = resolveVersion(opts?.protocolVersion);
+    this.parser =
+      this.level !== undefined
+        ? parserFor(this.level)
+        : new LevelDetector((level) => {
+            this.setProtocolVersion(level);
+            return this.parser;
+          });
+  }
+
+  /**
+   * The protocol level being decoded: 3, 4 or 5, or undefined while a `'detect'` decoder has not yet
+   * seen the CONNECT.
+   */
+  get protocolVersion(): ProtocolVersion | undefined {
+    return this.level;
+  }
+
+  /**
+   * Switches the wire form of the packets decoded from now on (e.g. a broker that decoded the CONNECT
+   * with another decoder). Throws RangeError for a level other than 3, 4 or 5.
+   */
+  setProtocolVersion(level: ProtocolVersion): void {
+    const v = resolveVersion(level);
+    if (v === undefined) throw new RangeError(`protocolVersion must be 3, 4 or 5, not ${String(level)}`);
+    if (v !== this.level) this.parser = parserFor(v);
+    this.level = v;
   }
 
   /** The error that failed this decoder, if any. */
@@ -244,6 +326,8 @@ export class PacketDecoder {
  */
 export function decodePacket(buf: Buffer, opts?: DecoderOptions): Packet {
   const max = resolveMaximum(opts);
+  const level = resolveVersion(opts?.protocolVersion);
+  if (level === undefined) throw new RangeError("decodePacket needs a protocolVersion; 'detect' is for PacketDecoder");
   if (buf.length === 0) throw malformed('no bytes to decode');
   const first = buf[0]!;
   checkFirstByte(first);
@@ -265,5 +349,5 @@ export function decodePacket(buf: Buffer, opts?: DecoderOptions): Packet {
   if (pos + remaining !== buf.length) {
     throw malformed(`Remaining Length ${remaining} does not match the ${buf.length - pos} bytes given`);
   }
-  return new PacketParser().parse(first, buf, pos, buf.length);
+  return parserFor(level).parse(first, buf, pos, buf.length);
 }

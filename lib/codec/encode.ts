@@ -18,8 +18,10 @@ import {
   type SubscribePacket,
   type UnsubackPacket,
   type UnsubscribePacket,
+  type ProtocolVersion,
 } from './packets.js';
 import { WILL_PROPERTIES } from './properties.js';
+import { encodePacket311, encodedLength311 } from './encode-mqtt311.js';
 import { isReasonCodeAllowed } from './reason-codes.js';
 import { MAX_STRING_BYTES, quote, utf8Length, writeUtf8 } from './strings.js';
 import { measureTopicFilter, measureTopicName } from './topics.js';
@@ -32,6 +34,12 @@ export interface EncodeOptions {
    * a larger packet throws MqttProtocolError 0x95 instead of being encoded.
    */
   maximumPacketSize?: number;
+  /**
+   * The protocol level to encode for: 5 (the default), 4 (MQTT 3.1.1) or 3 (MQTT 3.1). At 3 and 4 the
+   * packet is translated as encode-mqtt311.ts describes (properties left out, v5 refusal codes mapped to
+   * 3.1.1 return codes, codes a 3.1.1 packet cannot carry refused with 0x82).
+   */
+  protocolVersion?: ProtocolVersion;
 }
 
 type AnyAck = AckPacket<4 | 5 | 6 | 7>;
@@ -368,7 +376,9 @@ function tooLarge(size: number, limit: number): MqttProtocolError {
  * Size in bytes of `packet` once encoded (fixed header included). Validates like {@link encodePacket}
  * and throws the same errors, except that it does not apply a maximum packet size.
  */
-export function encodedLength(packet: Packet): number {
+export function encodedLength(packet: Packet, opts?: EncodeOptions): number {
+  const level = opts?.protocolVersion;
+  if (level !== undefined && level !== 5) return encodedLength311(packet, level);
   const remaining = measure(packet);
   if (remaining > MAX_VARINT) throw tooLarge(1 + 4 + remaining, 1 + 4 + MAX_VARINT);
   return 1 + varintSize(remaining) + remaining;
@@ -383,6 +393,9 @@ export function encodedLength(packet: Packet): number {
  * A QoS 0 PUBLISH has no packet identifier on the wire, so a `packetId` on it is ignored.
  */
 export function encodePacket(packet: Packet, opts?: EncodeOptions): Buffer {
+  if (opts !== undefined && opts.protocolVersion !== undefined && opts.protocolVersion !== 5) {
+    return encodePacket311(packet, opts.protocolVersion, opts.maximumPacketSize);
+  }
   const remaining = measure(packet);
   if (remaining > MAX_VARINT) throw tooLarge(1 + 4 + remaining, 1 + 4 + MAX_VARINT);
   const total = 1 + varintSize(remaining) + remaining;

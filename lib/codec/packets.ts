@@ -28,6 +28,13 @@ export const PACKET_NAMES: readonly string[] = [
   'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH',
 ];
 
+/**
+ * A protocol level on the wire: 5 (MQTT 5), 4 (MQTT 3.1.1, protocol name `MQTT`) or 3 (MQTT 3.1, protocol
+ * name `MQIsdp`). Packets have one shape for all three; at levels 3 and 4 nothing travels in `properties`,
+ * acks carry no reason code, and a CONNACK's `reasonCode` is a 3.1.1 return code (0x00–0x05).
+ */
+export type ProtocolVersion = 3 | 4 | 5;
+
 /** Quality of service: 0 at most once, 1 at least once, 2 exactly once. */
 export type QoS = 0 | 1 | 2;
 
@@ -78,15 +85,22 @@ export interface Will {
   properties?: Properties;
 }
 
-/** CONNECT (spec 3.1): opens a session; protocol level 5 only. */
+/** CONNECT (spec 3.1): opens a session. */
 export interface ConnectPacket {
   type: typeof PacketType.CONNECT;
-  /** Always 'MQTT' for v5; the decoder refuses anything else with 0x84. */
+  /** 'MQTT' for levels 4 and 5, 'MQIsdp' for level 3; set by the decoder, implied by the level when encoding. */
   protocolName?: string;
-  /** 5. The decoder refuses other levels with MqttProtocolError 0x84 (so a broker answers CONNACK 0x84). */
+  /**
+   * The protocol level: set by the decoder. A decoder for one level refuses a CONNECT of another with an
+   * UnsupportedProtocolError (0x84); one made with `protocolVersion: 'detect'` takes the level from the CONNECT.
+   */
   protocolVersion?: number;
   clientId: string;
   keepAlive: number;
+  /**
+   * Clean Start (v5), or at levels 3/4 the Clean Session flag — the same bit, with 3.1.1's meaning: the
+   * session also ends when the connection does.
+   */
   cleanStart: boolean;
   username?: string;
   password?: Buffer;
@@ -98,6 +112,10 @@ export interface ConnectPacket {
 export interface ConnackPacket {
   type: typeof PacketType.CONNACK;
   sessionPresent: boolean;
+  /**
+   * A v5 reason code; at levels 3/4 the 3.1.1 return code 0x00–0x05 (decoded as is; when encoding, a v5
+   * refusal code is translated by `connackReturnCodeFor`).
+   */
   reasonCode: number;
   properties?: Properties;
 }
@@ -171,6 +189,7 @@ export interface UnsubscribePacket {
 export interface UnsubackPacket {
   type: typeof PacketType.UNSUBACK;
   packetId: number;
+  /** One per filter (v5). A 3.1.1 UNSUBACK has none: decoded as [], and ignored when encoding. */
   reasonCodes: number[];
   properties?: Properties;
 }

@@ -154,6 +154,10 @@ describe('help', () => {
     for (const flag of ['-t, --topic <topic>', '-m, --message <text>', '-q, --qos <qos> QoS: 0, 1 or 2 (default: 0)', '-f, --file <path>', '-s, --stdin', '-l, --stdin-line', '-n, --null-message']) {
       expect(pub).toContain(flag);
     }
+    // The broker listens where -h/-p say, like mosquitto's -p.
+    const broker = (await runCli(['broker', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(broker).toContain('-h, --host <address> interface to listen on');
+    expect(broker).toContain('-p, --port <port> MQTT over TCP port');
   });
 });
 

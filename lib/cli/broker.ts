@@ -49,7 +49,7 @@ export function registerBroker(program: Command): void {
   program
     .command('broker')
     .description('run the embedded MQTT v5 broker until Ctrl-C')
-    .option('--host <address>', 'interface to listen on (0.0.0.0 or :: for all)', '127.0.0.1')
+    .option('-h, --host <address>', 'interface to listen on (0.0.0.0 or :: for all)', '127.0.0.1')
     .option('-p, --port <port>', 'MQTT over TCP port (0: any free port)', port, 1883)
     .option('--ws-port <port>', 'also listen for MQTT over WebSocket on this port', port)
     .option('--ws-path <path>', 'HTTP path of the WebSocket endpoints', '/mqtt')

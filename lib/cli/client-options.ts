@@ -14,7 +14,17 @@ import {
 import type { QoS } from '../codec/index.js';
 import { UsageError } from './errors.js';
 import { readPem } from './files.js';
-import { integerIn, parseBrokerUrl, parseQos, parseTopicName, positiveSecondsToMs, secondsToMs } from './parse.js';
+import {
+  integerIn,
+  parseBrokerUrl,
+  parseHost,
+  parsePort,
+  parseProtocolVersion,
+  parseQos,
+  parseTopicName,
+  positiveSecondsToMs,
+  secondsToMs,
+} from './parse.js';
 
 /** Broker used when neither `-b` nor `MQTT_URL` is given. */
 export const DEFAULT_BROKER_URL = 'mqtt://127.0.0.1:1883';
@@ -22,6 +32,12 @@ export const DEFAULT_BROKER_URL = 'mqtt://127.0.0.1:1883';
 /** The parsed shared options (commander's camelCase names). */
 export interface ClientCliOptions {
   broker: URL;
+  /** `-h/--host`: replaces the host of {@link broker} (bracketed when IPv6). */
+  host?: string;
+  /** `-p/--port`: replaces the port of {@link broker}. */
+  port?: number;
+  /** `-V/--protocol-version`: always 5 when given (anything else is a usage error). */
+  protocolVersion?: 5;
   clientId?: string;
   keepalive: number;
   cleanStart?: boolean;
@@ -63,6 +79,10 @@ export function addClientOptions(command: Command, spec: ClientOptionsSpec): Com
         .argParser(parseBrokerUrl)
         .default(new URL(DEFAULT_BROKER_URL), DEFAULT_BROKER_URL),
     )
+    // mosquitto_pub/sub's spelling: they adjust the URL, so `-h host -p 1884` and `-b ws://… -p 9001` both work.
+    .option('-h, --host <host>', 'broker host, replaces the host of -b (default: 127.0.0.1)', parseHost)
+    .option('-p, --port <port>', 'broker port, replaces the port of -b (default: 1883)', parsePort)
+    .option('-V, --protocol-version <version>', 'MQTT version: 5 or mqttv5, the only one this client speaks', parseProtocolVersion)
     .option('-i, --client-id <id>', 'client identifier (default: assigned by the broker)')
     .option('-k, --keepalive <seconds>', 'keep alive interval, 0 disables', integerIn(0, 65535), 60)
     .option('--clean-start', 'start a new session (the default)')
@@ -77,8 +97,11 @@ export function addClientOptions(command: Command, spec: ClientOptionsSpec): Com
     .option('--insecure', 'do not verify the broker certificate (testing only)');
   if (spec.reconnecting) {
     command
-      .option('--reconnect-delay <seconds>', 'first reconnect delay (doubles per attempt, with jitter)', secondsToMs, 1000)
-      .option('--max-reconnect-delay <seconds>', 'longest reconnect delay', secondsToMs, 32_000)
+      // Parsed to milliseconds, but the default is shown in the unit the option takes.
+      .addOption(
+        new Option('--reconnect-delay <seconds>', 'first reconnect delay (doubles per attempt, with jitter)').argParser(secondsToMs).default(1000, '1'),
+      )
+      .addOption(new Option('--max-reconnect-delay <seconds>', 'longest reconnect delay').argParser(secondsToMs).default(32_000, '32'))
       .option('--no-reconnect', 'exit when the connection is lost instead of reconnecting');
   }
   return command
@@ -102,6 +125,15 @@ function checkCombinations(o: ClientCliOptions): void {
   if (o.reconnectDelay !== undefined && o.maxReconnectDelay !== undefined && o.maxReconnectDelay < o.reconnectDelay) {
     throw new UsageError('--max-reconnect-delay must not be below --reconnect-delay.');
   }
+}
+
+/** The broker URL: `-b` (or `MQTT_URL`, or the default) with the host and port of `-h`/`-p` if given. */
+export function brokerUrlOf(o: Pick<ClientCliOptions, 'broker' | 'host' | 'port'>): URL {
+  if (o.host === undefined && o.port === undefined) return o.broker;
+  const url = new URL(o.broker.href);
+  if (o.host !== undefined) url.hostname = o.host;
+  if (o.port !== undefined) url.port = String(o.port);
+  return url;
 }
 
 /** Builds the network connection options for the URL's scheme. */
@@ -143,7 +175,7 @@ export async function createClient(
   reconnect: MqttClientOptions['reconnect'] = false,
 ): Promise<{ client: MqttClient; connectOptions: ConnectOptions }> {
   checkCombinations(o);
-  const connection = connectionFromUrl(o.broker, await transportOptions(o));
+  const connection = connectionFromUrl(brokerUrlOf(o), await transportOptions(o));
   const client = new MqttClient(connection, {
     reconnect,
     initialReconnectDelay: o.reconnectDelay,

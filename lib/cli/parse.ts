@@ -87,3 +87,40 @@ export function parseRetainHandling(value: string): 0 | 1 | 2 {
   if (value !== '0' && value !== '1' && value !== '2') throw new InvalidArgumentError('Retain handling must be 0, 1 or 2.');
   return Number(value) as 0 | 1 | 2;
 }
+
+/** A broker host for `-h/--host`: a name or an IP address (IPv6 with or without brackets). */
+export function parseHost(value: string): string {
+  const host = value.trim();
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  let valid = host !== '' && !/[\s/?#@\\]/.test(host);
+  if (valid) {
+    try {
+      valid = new URL(`mqtt://${bracketed}`).hostname !== '';
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new InvalidArgumentError('Expected a host name or an IP address, e.g. 127.0.0.1, ::1 or broker.local.');
+  return bracketed;
+}
+
+/** A TCP port to connect to (1–65535). */
+export function parsePort(value: string): number {
+  return integerIn(1, 65535)(value);
+}
+
+/**
+ * The MQTT protocol version of `-V` (mosquitto's spellings). The client speaks v5 only, so only
+ * `5`/`mqttv5` are accepted; 3.1/3.1.1 are refused with the reason rather than silently ignored.
+ */
+export function parseProtocolVersion(value: string): 5 {
+  const v = value.trim().toLowerCase();
+  if (v === '5' || v === 'mqttv5' || v === 'v5') return 5;
+  const old = /^(mqttv)?3(\.?1(\.?1)?)?$/.test(v) || v === '4' ? ' (MQTT 3.1 and 3.1.1 are not supported)' : '';
+  throw new InvalidArgumentError(`This client speaks MQTT v5 only: use 5 or mqttv5${old}.`);
+}
+
+/** A topic filter for a repeatable option (`sub -t a -t b`), accumulated in order. */
+export function collectTopicFilter(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), parseTopicFilter(value)];
+}

@@ -23,6 +23,8 @@ Exit codes:
 Environment:
   MQTT_URL, MQTT_USERNAME, MQTT_PASSWORD   defaults of -b, -u, -P
 
+mosquitto_pub/sub-style flags work too: nest-mqtt5 pub -h 127.0.0.1 -p 1883 -t a/b -m hi -q 1
+
 Run "nest-mqtt5 <command> --help" for the options of a command.`;
 
 /** The package version, from the package.json above this file (lib/cli in sources, dist/lib/cli when built). */
@@ -47,7 +49,10 @@ function packageVersion(): string {
 export function createProgram(): Command {
   const program = new Command('nest-mqtt5')
     .description('MQTT v5 from the command line: connect, publish, subscribe, or run a broker')
-    .version(packageVersion(), '-V, --version')
+    // -h is the broker host and -V the protocol version, as in mosquitto_pub/sub: help and version
+    // have long flags only (the subcommands inherit the help flag).
+    .version(packageVersion(), '--version')
+    .helpOption('--help', 'display help for command')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', FOOTER);

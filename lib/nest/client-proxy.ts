@@ -49,6 +49,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   /** How requests, events and replies are framed: native v5 or the built-in envelope. */
   private readonly protocol: WireProtocol;
   private readonly timeout: number;
+  private readonly emitReasonCode: boolean;
   private epoch = 0;
 
   constructor(private readonly options: Mqtt5ClientOptions = {}) {
@@ -66,6 +67,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     this.pending = new PendingRequests<RequestId>(this.timeout, (request: PendingRequest) =>
       request.callback({ err: new Mqtt5RequestTimeoutError(request.topic, this.timeout) }),
     );
+    this.emitReasonCode = options.emitReasonCode === true;
   }
 
   /**
@@ -193,8 +195,10 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   }
 
   /**
-   * Publishes an event. Same contract as Nest's `ClientProxy#emit` (hot: published at once, the
-   * observable completes when the broker took it or errors), without its per-call rxjs pipeline.
+   * Publishes an event. Same contract as Nest's `ClientProxy#emit` (hot: published at once; the
+   * observable yields `undefined` and completes when the broker took it, or errors), without its
+   * per-call rxjs pipeline. With the `emitReasonCode` option it yields the broker's reason code
+   * instead (a number, e.g. 0x10 No matching subscribers in a QoS 1 PUBACK; `undefined` at QoS 0).
    */
   override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
     if (pattern === null || pattern === undefined || data === null || data === undefined) {
@@ -203,9 +207,9 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     const packet = this.createPacket(pattern, data);
     const published =
       this.client !== undefined && this.connected
-        ? this.dispatchEvent<TResult>(packet)
-        : this.connect().then(() => this.dispatchEvent<TResult>(packet));
-    return eventObservable(published);
+        ? this.dispatchEvent<PublishResult>(packet)
+        : this.connect().then(() => this.dispatchEvent<PublishResult>(packet));
+    return eventObservable<TResult>(published, this.emitReasonCode);
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
@@ -303,8 +307,8 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   // ---- events -------------------------------------------------------------------------------
 
   /**
-   * Publishes an event; resolves with the broker's acknowledgement (the PUBACK for QoS 1, the
-   * PUBCOMP for QoS 2, undefined for QoS 0) — e.g. reason code 0x10 says nobody subscribes.
+   * Publishes an event; resolves with the client's publish result (the acknowledgement packet, an
+   * internal object), which `emit()` turns into `undefined` or, with `emitReasonCode`, its reason code.
    */
   protected dispatchEvent<T = PublishResult>(packet: ReadPacket): Promise<T> {
     const client = this.client;
@@ -360,13 +364,14 @@ function reasonCodeOf(ack: unknown): number | undefined {
 }
 
 /**
- * The observable of one `emit()`: completes with the publish outcome, for whoever subscribes, now
- * or later; no subscriber is not an error. One reaction on the publish promise serves the usual
+ * The observable of one `emit()`: yields `undefined` (or, with `reasonCodes`, the acknowledgement's
+ * reason code — never the internal ack packet) and completes, for whoever subscribes, now or
+ * later; no subscriber is not an error. One reaction on the publish promise serves the usual
  * case — a subscriber that subscribed before the broker's acknowledgement — rather than a `catch`
  * plus a `then` per subscriber (two extra promises per event on the hottest path of the client).
  * A subscriber arriving after the outcome still gets it asynchronously, as before.
  */
-function eventObservable<T>(published: Promise<T>): Observable<T> {
+function eventObservable<T>(published: Promise<PublishResult>, reasonCodes: boolean): Observable<T> {
   let settled = false;
   let failed = false;
   let outcome: unknown;
@@ -395,7 +400,7 @@ function eventObservable<T>(published: Promise<T>): Observable<T> {
     }
   };
   published.then(
-    (value) => settle(false, value),
+    (ack) => settle(false, reasonCodes && ack !== undefined ? (ack.reasonCode ?? 0) : undefined),
     (err: unknown) => settle(true, err),
   );
   return new Observable<T>((subscriber) => {

@@ -110,4 +110,11 @@ export interface Mqtt5ClientOptions extends Mqtt5ConnectionOptions {
    * responses on `<pattern>/reply`. Default false.
    */
   compat?: boolean;
+  /**
+   * What `emit()` yields before completing. Default false: `undefined`, as Nest's built-in clients.
+   * true: the reason code of the broker's acknowledgement — the PUBACK's at QoS 1 (0x00 Success,
+   * 0x10 No matching subscribers, …), the PUBCOMP's at QoS 2 — and `undefined` at QoS 0. Refusals
+   * (≥ 0x80) fail the observable either way.
+   */
+  emitReasonCode?: boolean;
 }

@@ -45,7 +45,7 @@ function positionals(args: string[]): string[] {
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
     if (!a.startsWith('-')) out.push(a);
-    else if (!['--clean-start', '--json', '-v', '--retain', '--will-retain', '--no-local'].includes(a)) i++;
+    else if (!['--clean-start', '--json', '-v', '--retain', '-r', '--will-retain', '--no-local', '-s', '--stdin', '-l', '-n'].includes(a)) i++;
   }
   return out;
 }
@@ -65,8 +65,12 @@ describe('README CLI examples', () => {
     await b.waitForLine('broker ready', 15_000);
     const tcp = /listening on (mqtt:\/\/\S+)/.exec(b.stdout)![1]!;
     const ws = /listening on (ws:\/\/\S+)/.exec(b.stdout)![1]!;
+    const tcpPort = new URL(tcp).port;
+    // URLs, and mosquitto-style `-p 1883`, point at the broker the test started.
     const rewrite = (args: string[]): string[] =>
-      args.map((a) => (a === 'mqtt://127.0.0.1:1883' ? tcp : a === 'ws://127.0.0.1:8080/mqtt' ? ws : a));
+      args.map((a, i) =>
+        a === 'mqtt://127.0.0.1:1883' ? tcp : a === 'ws://127.0.0.1:8080/mqtt' ? ws : a === '1883' && ['-p', '--port'].includes(args[i - 1]!) ? tcpPort : a,
+      );
 
     const subs: { args: string[]; p: RunningProcess }[] = [];
     let willClient: { p: RunningProcess; topic: string; payload: string } | undefined;
@@ -95,7 +99,8 @@ describe('README CLI examples', () => {
       const r = await runCli(args);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       const [topic, , message] = positionals(args);
-      published.push([topic!, message!]);
+      // The positional form or mosquitto's -t/-m.
+      published.push([valueOf(args, '-t') ?? topic!, valueOf(args, '-m') ?? message!]);
     }
 
     // The will: published by the broker once the client has been gone for its will delay.

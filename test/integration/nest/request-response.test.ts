@@ -137,6 +137,31 @@ describe.each(BROKERS)('request/response and events on the %s', (_name, start) =
     expect(ctx.getResponseTopic()).toBeUndefined();
   });
 
+  it('emit() yields undefined, as the built-in client, never the internal acknowledgement packet', async () => {
+    seen.nextEvent = deferred();
+    const values = await lastValueFrom(caller.client.emit('events/recorded', { id: 8 }).pipe(toArray()));
+    expect(values).toEqual([undefined]);
+    await withTimeout(seen.nextEvent.promise, 5000, 'the event');
+    // Also when nobody subscribes (the broker's PUBACK says 0x10) and at QoS 2 (PUBCOMP).
+    await expect(lastValueFrom(caller.client.emit('events/nobody-listens', 1).pipe(toArray()))).resolves.toEqual([undefined]);
+    const qos2 = new Mqtt5RecordBuilder(2).setQoS(2).build();
+    await expect(lastValueFrom(caller.client.emit('events/nobody-listens', qos2).pipe(toArray()))).resolves.toEqual([undefined]);
+  });
+
+  it('emit() yields the acknowledgement’s reason code with the emitReasonCode option', async () => {
+    const reporting = await startCaller({ url: broker.url, emitReasonCode: true });
+    try {
+      seen.nextEvent = deferred();
+      await expect(firstValueFrom(reporting.client.emit('events/recorded', { id: 9 }))).resolves.toBe(0x00);
+      await withTimeout(seen.nextEvent.promise, 5000, 'the event');
+      await expect(firstValueFrom(reporting.client.emit('events/nobody-listens', 1))).resolves.toBe(0x10);
+      const qos0 = new Mqtt5RecordBuilder(0).setQoS(0).build();
+      await expect(lastValueFrom(reporting.client.emit('events/nobody-listens', qos0).pipe(toArray()))).resolves.toEqual([undefined]);
+    } finally {
+      await reporting.close();
+    }
+  });
+
   it('records set QoS and v5 properties; the context exposes them with the Nest metadata', async () => {
     caller.client.setOnDispatchHook((packet) => {
       packet.metadata = { trace: 'abc' };

@@ -91,13 +91,38 @@ describe('README.md', () => {
     }
   });
 
+  it('starts with Install (peers, ESM, Node and Nest versions) before the quick start', () => {
+    const install = readme.slice(readme.indexOf('## Install'), readme.indexOf('## Quick start'));
+    expect(readme.indexOf('## Install')).toBeGreaterThan(-1);
+    expect(readme.indexOf('## Install')).toBeLessThan(readme.indexOf('## Quick start'));
+    expect(fencedBlocks(install, 'bash').map((b) => b.code.trim())).toEqual([
+      'npm i nest-mqtt5 @nestjs/common @nestjs/core @nestjs/microservices reflect-metadata rxjs',
+    ]);
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; peerDependencies: Record<string, string> };
+    expect(install).toContain(`Node.js ≥ ${pkg.engines.node.replace('>=', '')}`);
+    for (const peer of Object.keys(pkg.peerDependencies)) expect(install).toContain(`\`${peer}\``);
+    for (const text of ['ESM only', 'Nest 12', '@nestjs/config', 'npm ls @nestjs/common']) expect(install).toContain(text);
+  });
+
+  it('maps every Transport.MQTT option in the migration section and explains compat mode', () => {
+    const migration = readme.slice(readme.indexOf('## Migrating from Transport.MQTT'), readme.indexOf('### Custom serializers and deserializers'));
+    const rows = migration.split('\n').filter((l) => l.startsWith('| '));
+    for (const name of ['`url`', '`clientId`', '`username`', 'QoS', '`subscribeOptions', '`userProperties`', '`serializer`', '`deserializer`', '`MqttRecordBuilder`', '`MqttContext`']) {
+      expect(rows.filter((r) => r.startsWith(`| ${name}`))).toHaveLength(1);
+    }
+    for (const text of ['QoS 1 by default', 'Acknowledged after the handler', 'No JSON envelope', 'response topic', 'compat: true']) expect(migration).toContain(text);
+  });
+
   it('covers the four layers, the Nest transport, the client models, the broker and CLI, scaling out, features and benchmarks', () => {
     for (const heading of [
       '### Codec',
       '### Client',
       '### Broker',
       '### Nest transport',
+      '## Install',
       '## Nest',
+      '## Migrating from Transport.MQTT',
+      '### Custom serializers and deserializers',
       '### MqttBrokerModule: an embedded broker (tests, single-node deployments)',
       '## Client: pull and push, reconnects',
       '## Broker and CLI',

@@ -7,7 +7,7 @@
  * without the API, or with the API but no SDK registered, it answers false after a property read or
  * two and nothing is allocated, so the transport's hot path is unchanged.
  */
-import type { Attributes, Context, Span, SpanKind, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanContext, SpanKind, Tracer } from '@opentelemetry/api';
 import { parseSharedSubscription, type UserProperty } from '../../codec/index.js';
 import { otelApi, type OtelApiModule } from './otel-api.js';
 import { hasTraceContext, userPropertiesGetter, userPropertiesSetter } from './carrier.js';
@@ -199,6 +199,18 @@ export class Mqtt5Span {
     const out = userProperties === undefined ? [] : userProperties.slice();
     this.api.propagation.inject(this.context, out, userPropertiesSetter);
     return out;
+  }
+
+  /**
+   * Links this span to the context a message carries (a reply's `traceparent`: the SERVER span that
+   * answered), so the caller's side shows which handler run replied. No-op without trace context or
+   * on an API older than 1.9 (no `addLink`).
+   */
+  linkFrom(userProperties: readonly UserProperty[] | undefined): void {
+    if (this.ended || !hasTraceContext(userProperties)) return;
+    const remote = this.api.trace.getSpanContext(this.api.propagation.extract(this.api.context.active(), userProperties, userPropertiesGetter));
+    const span = this.span as Span & { addLink?: (link: { context: SpanContext }) => unknown };
+    if (remote !== undefined && typeof span.addLink === 'function') span.addLink({ context: remote });
   }
 
   /** Runs `fn` with this span active (handlers, and anything they publish, become its children). */

@@ -132,6 +132,7 @@ describe('with an SDK', () => {
     processSpan.end(); // idempotent
     const back = propagation.extract(context.active(), Object.fromEntries(reply));
     expect(trace.getSpanContext(back)?.spanId).toBe(processSpan.span.spanContext().spanId);
+    sendSpan.linkFrom(reply);
     sendSpan.end();
     caller.end();
 
@@ -143,6 +144,8 @@ describe('with an SDK', () => {
     expect(send.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
     expect(process.parentSpanContext?.spanId).toBe(send.spanContext().spanId);
     expect(inside.parentSpanContext?.spanId).toBe(process.spanContext().spanId);
+    // The reply's context links the CLIENT span to the SERVER span that answered.
+    expect(send.links.map((l) => l.context.spanId)).toEqual([process.spanContext().spanId]);
     expect(send.kind).toBe(SpanKind.CLIENT);
     expect(process.kind).toBe(SpanKind.SERVER);
     expect(send.attributes).toEqual({

@@ -58,6 +58,8 @@ beforeAll(async () => {
           'nest-mqtt5/client': [rel('lib/client/index.ts')],
           'nest-mqtt5/broker': [rel('lib/broker/index.ts')],
           'nest-mqtt5/codec': [rel('lib/codec/index.ts')],
+          'nest-mqtt5/health': [rel('lib/health/index.ts')],
+          'nest-mqtt5/observability': [rel('lib/nest/observability/index.ts')],
         },
       },
       include: ['*.ts'],

@@ -52,7 +52,7 @@ export interface Mqtt5BrokerCheckOptions {
 /** Details of a transport check (beside terminus' `status`). */
 export interface Mqtt5TransportHealth {
   [key: string]: unknown;
-  /** The connection status: connected, reconnecting, disconnected, closed, or `not started`. */
+  /** The client's state (idle, connecting, connected, reconnecting, closing, closed), or `not started` before the transport built its client. */
   connection: string;
   url?: string;
   clientId?: string;
@@ -84,6 +84,14 @@ export interface Mqtt5TransportHealth {
 @Injectable()
 export class Mqtt5HealthIndicator {
   constructor(private readonly health: HealthIndicatorService) {}
+
+  /**
+   * Starts recording a transport's status and disconnects now. Checks do it on first use; call it at
+   * start-up to have the reason of a disconnect that happens before the first probe.
+   */
+  observe(target: ClientMqtt5 | ServerMqtt5): void {
+    watch(target);
+  }
 
   /** Checks a ClientMqtt5: connected, and optionally a PUBACK or a `send()` round trip. */
   checkClient<const Key extends string>(key: Key, client: ClientMqtt5, options: Mqtt5TransportCheckOptions = {}): Promise<HealthIndicatorResult<Key>> {
@@ -123,11 +131,13 @@ export class Mqtt5HealthIndicator {
     const session = this.health.check(key);
     const state = watch(target);
     const client = clientOf(target);
-    const details: Mqtt5TransportHealth = { connection: client?.state === 'connected' ? 'connected' : (state.status ?? 'not started') };
-    if (options.url !== undefined) details.url = withoutCredentials(options.url);
+    // The client's own state is exact and synchronous; the status stream is the fallback before it exists.
+    const details: Mqtt5TransportHealth = { connection: client?.state ?? state.status ?? 'not started' };
+    // Without `url`, the client's `brokerUrl` (a Connection's, never holding credentials) when it exposes one.
+    const url = options.url ?? (client as { brokerUrl?: unknown } | undefined)?.brokerUrl;
+    if (typeof url === 'string') details.url = withoutCredentials(url);
     if (client !== undefined) details.clientId = client.clientId;
     if (state.lastDisconnect !== undefined) details.lastDisconnect = state.lastDisconnect;
-    // The client's own state is the truth; the status stream may lag it by an event.
     if (client === undefined || !client.connected) {
       details.message = state.lastDisconnect !== undefined ? `not connected: ${state.lastDisconnect.reason}` : 'not connected';
       return session.down(details);

@@ -9,6 +9,7 @@ export {
   INSTRUMENTATION_NAME,
   serverOf,
   type Mqtt5SpanRole,
+  type Mqtt5SendRole,
   type Mqtt5MessageInfo,
   type Mqtt5TracingEndpoint,
   type Mqtt5FailureKind,

@@ -24,6 +24,9 @@ export const INSTRUMENTATION_NAME = 'nest-mqtt5';
  */
 export type Mqtt5SpanRole = 'event' | 'request' | 'receive';
 
+/** The roles of a producer span: `emit()` or `send()`. */
+export type Mqtt5SendRole = Exclude<Mqtt5SpanRole, 'receive'>;
+
 /** Per-message facts of a span (constant ones come from {@link Mqtt5TracingEndpoint}). */
 export interface Mqtt5MessageInfo {
   /** The topic name: `messaging.destination.name`. */
@@ -50,10 +53,9 @@ export interface Mqtt5TracingEndpoint {
 export type Mqtt5FailureKind = 'timeout' | 'no_responders' | 'connection_lost' | 'closed';
 
 /** Operation name, operation type and span kind (as SpanKind's numeric value) per role and side. */
-const PRODUCE: Record<Mqtt5SpanRole, readonly [name: string, type: string, kind: SpanKind]> = {
+const PRODUCE: Record<Mqtt5SendRole, readonly [name: string, type: string, kind: SpanKind]> = {
   event: ['publish', sc.OPERATION_TYPE_SEND, 3 /* PRODUCER */],
   request: ['request', sc.OPERATION_TYPE_SEND, 2 /* CLIENT */],
-  receive: ['publish', sc.OPERATION_TYPE_SEND, 3 /* PRODUCER */],
 };
 const CONSUME: Record<Mqtt5SpanRole, readonly [name: string, type: string, kind: SpanKind]> = {
   event: ['process', sc.OPERATION_TYPE_PROCESS, 4 /* CONSUMER */],
@@ -94,7 +96,7 @@ export class Mqtt5Tracing {
    * Starts the producer span of an `emit()` (PRODUCER) or `send()` (CLIENT), child of the active
    * context. Undefined when tracing is not {@link active}.
    */
-  startSend(role: Mqtt5SpanRole, info: Mqtt5MessageInfo): Mqtt5Span | undefined {
+  startSend(role: Mqtt5SendRole, info: Mqtt5MessageInfo): Mqtt5Span | undefined {
     const api = this.enabled ? otelApi() : undefined;
     if (api === undefined || !this.providerIsReal(api)) return undefined;
     const [operation, type, kind] = PRODUCE[role];

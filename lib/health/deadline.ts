@@ -1,12 +1,14 @@
 /** Bounding a probe by a deadline: the health check answers within its timeout, whatever the broker does. */
+import { Mqtt5TransportError } from '../nest/index.js';
 
-/** The probe did not finish within its timeout. */
-export class Mqtt5HealthTimeoutError extends Error {
+/** A health probe did not finish within its timeout (code `HEALTH_TIMEOUT`). */
+export class Mqtt5HealthTimeoutError extends Mqtt5TransportError {
   override name = 'Mqtt5HealthTimeoutError';
-  /** Stable code, as in the transport's errors. */
-  readonly code = 'HEALTH_TIMEOUT';
-  constructor(readonly timeoutMs: number, what: string) {
-    super(`${what} did not complete within ${timeoutMs} ms`);
+  constructor(
+    readonly timeoutMs: number,
+    what: string,
+  ) {
+    super('HEALTH_TIMEOUT', `${what} did not complete within ${timeoutMs} ms`);
   }
 }
 

@@ -61,6 +61,8 @@ export interface Mqtt5TransportHealth {
   roundTripMs?: number;
   /** Why the check is down. */
   message?: string;
+  /** The stable code of the error that failed the round trip (e.g. HEALTH_TIMEOUT, NO_RESPONDERS), when it has one. */
+  code?: string;
 }
 
 /**
@@ -118,7 +120,8 @@ export class Mqtt5HealthIndicator {
       details.roundTripMs = await connectRoundTrip(options.url, options.timeout ?? DEFAULT_HEALTH_TIMEOUT);
       return session.up(details);
     } catch (error) {
-      return session.down({ ...details, message: messageOf(error) });
+      const code = codeOf(error);
+      return session.down({ ...details, message: messageOf(error), ...(code !== undefined ? { code } : {}) });
     }
   }
 
@@ -153,6 +156,8 @@ export class Mqtt5HealthIndicator {
       return session.up(details);
     } catch (error) {
       details.message = messageOf(error);
+      const code = codeOf(error);
+      if (code !== undefined) details.code = code;
       return session.down(details);
     }
   }
@@ -169,6 +174,11 @@ export function withoutCredentials(url: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 function messageOf(error: unknown): string {

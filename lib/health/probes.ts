@@ -52,7 +52,8 @@ export function sendRoundTrip(proxy: ClientMqtt5, pattern: string, data: unknown
  */
 export async function connectRoundTrip(url: string, timeoutMs: number): Promise<number> {
   const started = performance.now();
-  const client = new MqttClient(connectionFromUrl(url), { reconnect: false, connectTimeout: timeoutMs, disconnectTimeout: timeoutMs });
+  // The deadline below decides (one error kind for every timeout); the client's own connect timeout is only a backstop.
+  const client = new MqttClient(connectionFromUrl(url), { reconnect: false, connectTimeout: timeoutMs + 1000, disconnectTimeout: timeoutMs });
   const clientId = `nest-mqtt5-health-${randomBytes(6).toString('hex')}`;
   const probe = (async () => {
     await client.connect({ clientId, cleanStart: true, keepAlive: 0 });

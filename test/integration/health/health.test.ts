@@ -199,7 +199,7 @@ describe('Mqtt5HealthIndicator over HTTP', () => {
     proxy.blackhole = true;
     const paused = await get(httpPort, '/health/rt');
     expect(paused.status).toBe(503);
-    expect(paused.body.error.ping).toMatchObject({ status: 'down', connection: 'connected' });
+    expect(paused.body.error.ping).toMatchObject({ status: 'down', connection: 'connected', code: 'HEALTH_TIMEOUT' });
     expect(paused.body.error.ping.message).toBe(`a response to "health.ping" did not complete within ${RT_TIMEOUT} ms`);
     expect(paused.ms).toBeGreaterThanOrEqual(RT_TIMEOUT - 5);
     expect(paused.ms).toBeLessThan(RT_TIMEOUT + 1000);

@@ -62,7 +62,12 @@ describe('Mqtt5HealthIndicator', () => {
     let started = performance.now();
     const rt = await health.checkClient('mqtt', client, { timeout: 200, roundTrip: { kind: 'puback', topic: 'hc' } });
     let elapsed = performance.now() - started;
-    expect(rt.mqtt).toMatchObject({ status: 'down', connection: 'connected', message: 'PUBACK for the health message on "hc" did not complete within 200 ms' });
+    expect(rt.mqtt).toMatchObject({
+      status: 'down',
+      connection: 'connected',
+      code: 'HEALTH_TIMEOUT',
+      message: 'PUBACK for the health message on "hc" did not complete within 200 ms',
+    });
     expect(elapsed).toBeGreaterThanOrEqual(195);
     expect(elapsed).toBeLessThan(1000);
 
@@ -72,7 +77,7 @@ describe('Mqtt5HealthIndicator', () => {
     started = performance.now();
     const b = await health.checkBroker('broker', idle, { url: `mqtt://probe:pw@127.0.0.1:${proxy.port}`, timeout: 200 });
     elapsed = performance.now() - started;
-    expect(b.broker).toMatchObject({ status: 'down', url: `mqtt://127.0.0.1:${proxy.port}` });
+    expect(b.broker).toMatchObject({ status: 'down', url: `mqtt://127.0.0.1:${proxy.port}`, code: 'HEALTH_TIMEOUT' });
     expect(String(b.broker.message)).toMatch(/200 ms/);
     expect(elapsed).toBeLessThan(1000);
   });

@@ -18,6 +18,8 @@ export const SOURCE_ENTRIES: Record<string, string> = {
   'nest-mqtt5/client': 'lib/client/index.ts',
   'nest-mqtt5/broker': 'lib/broker/index.ts',
   'nest-mqtt5/codec': 'lib/codec/index.ts',
+  'nest-mqtt5/health': 'lib/health/index.ts',
+  'nest-mqtt5/observability': 'lib/nest/observability/index.ts',
 };
 
 export interface TypecheckProject {

@@ -1,0 +1,31 @@
+/**
+ * Loads the optional peer `@opentelemetry/api` once, lazily and synchronously (no top-level await
+ * in lib/): tracing and metrics cost nothing when it is not installed.
+ */
+import { createRequire } from 'node:module';
+import type * as OtelApi from '@opentelemetry/api';
+
+/** The `@opentelemetry/api` module, as loaded. */
+export type OtelApiModule = typeof OtelApi;
+
+let loaded: OtelApiModule | null | undefined;
+
+/**
+ * The `@opentelemetry/api` module, or undefined when it is not installed. Resolved from this
+ * package, so the application's copy is used (it is a peer dependency).
+ */
+export function otelApi(): OtelApiModule | undefined {
+  if (loaded === undefined) {
+    try {
+      loaded = createRequire(import.meta.url)('@opentelemetry/api') as OtelApiModule;
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded ?? undefined;
+}
+
+/** Test hook: pretend the API is absent (`null`), present (a module) or not yet looked up (`undefined`). */
+export function setOtelApiForTesting(api: OtelApiModule | null | undefined): void {
+  loaded = api;
+}

@@ -15,6 +15,7 @@ export type {
   AuthorizeSubscribe,
   AuthorizeSubscribeResult,
   ClientInfo,
+  PeerCertificateInfo,
   PublishedMessage,
   TransportKind,
 } from './auth.js';

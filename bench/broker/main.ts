@@ -3,7 +3,12 @@
  * socket load generator of load.ts (64-byte payloads). Prints one table with ratios.
  *
  *   npm run build && node dist/bench/broker/main.js [--seconds 3] [--only nest-mqtt5,mosquitto]
+ *     [--idle-connections 10000 | --skip-idle-memory]
+ * Then runs memory.ts (idle memory per connection, ours vs Mosquitto, each broker in a fresh process,
+ * the connections opened by a separate generator process).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { idleMemory, latencyAtRate, qos0Throughput, qos1Throughput, type IdleMemory, type Latency, type Throughput } from './load.js';
 import { startAedes, startMosquitto, startOurs, type BrokerProcess } from './servers.js';
 
@@ -113,3 +118,10 @@ for (const [n, f] of results) {
 }
 console.log('(ratios: > 1 means nest-mqtt5 is better; Mosquitto with its default configuration; Aedes over MQTT 3.1.1;');
 console.log(' memory "warm": after 1 s of traffic, so that a Node process\'s young generation — a fixed cost up to ~48 MB — is not charged to the connections)');
+
+if (!process.argv.includes('--skip-idle-memory')) {
+  console.log('');
+  const memory = fileURLToPath(new URL('./memory.js', import.meta.url));
+  const r = spawnSync(process.execPath, [memory, '--connections', arg('idle-connections', '10000')], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = 1;
+}

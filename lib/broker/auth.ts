@@ -3,22 +3,46 @@
  * SUBSCRIBE. A hook may answer synchronously (fast path) or with a promise; the connection processes
  * nothing else from that client until the answer arrives, so packets keep their order.
  */
-import type { PeerCertificate } from 'node:tls';
 import type { Properties, QoS, Subscription, UserProperty } from '../codec/index.js';
 
 /** How a client reached the broker. */
 export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
 
-/** What hooks and events see of a connected (or connecting) client. */
+/**
+ * The verified client certificate of a TLS connection, as hooks see it: names, fingerprints and
+ * validity, copied and frozen (no raw certificate, no socket).
+ */
+export interface PeerCertificateInfo {
+  /** Subject fields, e.g. `{ CN: 'device-42', O: 'ACME' }`. */
+  readonly subject: Readonly<Record<string, string | readonly string[]>>;
+  readonly issuer: Readonly<Record<string, string | readonly string[]>>;
+  /** e.g. `DNS:device-42.example, IP Address:10.0.0.1`, when present. */
+  readonly subjectAltName: string | undefined;
+  readonly serialNumber: string;
+  /** SHA-1 fingerprint, colon-separated hex. */
+  readonly fingerprint: string;
+  /** SHA-256 fingerprint, colon-separated hex. */
+  readonly fingerprint256: string;
+  /** Start and end of validity as printed by OpenSSL, e.g. `Jan  1 00:00:00 2026 GMT`. */
+  readonly validFrom: string;
+  readonly validTo: string;
+}
+
+/**
+ * What hooks and events see of a connected (or connecting) client: a frozen snapshot taken when the
+ * client identified itself (CONNECT), never the live connection — no socket, no session.
+ */
 export interface ClientInfo {
-  /** The client identifier (the assigned one when the client sent an empty one). */
+  /** The client identifier (the assigned one when the client sent an empty one); '' before CONNECT. */
   readonly clientId: string;
   readonly username: string | undefined;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly transport: TransportKind;
+  /** The MQTT protocol version of CONNECT (5), or undefined before CONNECT. */
+  readonly protocolVersion: number | undefined;
   /** The verified client certificate on a TLS listener that requests one, else undefined. */
-  readonly peerCertificate: PeerCertificate | undefined;
+  readonly peerCertificate: PeerCertificateInfo | undefined;
 }
 
 /** One call of the {@link Authenticate} hook. */

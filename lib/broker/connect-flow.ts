@@ -16,36 +16,14 @@ import {
   type Properties,
 } from '../codec/index.js';
 import { isThenable, type AuthenticateRequest, type AuthenticateResult } from './auth.js';
-import { ConnState, type Connection } from './connection.js';
+import { ConnState, type ProtocolConnection as Connection } from './connection-contract.js';
 import { HookError } from './errors.js';
-
-/** Authentication state of a connection. */
-export interface AuthState {
-  /** The enhanced authentication method, or undefined for simple (user name/password) authentication. */
-  readonly method: string | undefined;
-  /** 0 for the first call, +1 per AUTH from the client. */
-  step: number;
-  /** The CONNECT being authenticated (until CONNACK). */
-  connect: ConnectPacket | null;
-  /** Properties of the AUTH 0x19 that started a re-authentication. */
-  reauthProperties: Properties | undefined;
-  /** A re-authentication (AUTH 0x19) is in progress. */
-  reauthenticating: boolean;
-  /** We sent AUTH 0x18 and wait for the client's answer. */
-  awaitingClient: boolean;
-}
 
 /** Handles CONNECT (the connection is in state Connecting). */
 export function handleConnect(conn: Connection, p: ConnectPacket): void {
-  const opts = conn.core.options;
+  const opts = conn.host.options;
   const props = p.properties;
-  if (props !== undefined) {
-    if (props.receiveMaximum !== undefined) conn.receiveMaximum = props.receiveMaximum;
-    if (props.maximumPacketSize !== undefined) conn.maximumPacketSize = props.maximumPacketSize;
-    if (props.requestProblemInformation === false) conn.problemInformation = false;
-    conn.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
-  }
-  conn.username = p.username;
+  conn.adoptClientLimits(props);
   const will = p.will;
   if (will !== undefined) {
     if (will.qos > opts.maximumQoS) return conn.refuse(0x9b, `will QoS ${will.qos} is above the maximum QoS ${opts.maximumQoS}`);
@@ -56,19 +34,18 @@ export function handleConnect(conn: Connection, p: ConnectPacket): void {
   }
   if (p.clientId.length === 0) {
     if (!opts.allowEmptyClientId) return conn.refuse(0x85, 'an empty client identifier is not allowed');
-    conn.clientId = conn.core.assignClientId();
-    conn.assignedClientId = true;
+    conn.identify(conn.host.assignClientId(), true, p.username, p.protocolVersion ?? 5);
   } else {
-    conn.clientId = p.clientId;
+    conn.identify(p.clientId, false, p.username, p.protocolVersion ?? 5);
   }
-  conn.will = will ?? null;
+  conn.keepWill(will ?? null);
   const method = props?.authenticationMethod;
   if (opts.authenticate === undefined) {
     if (method !== undefined) return conn.refuse(0x8c, `authentication method ${method} is not supported`);
     accept(conn, p, undefined);
     return;
   }
-  conn.auth = { method, step: 0, connect: p, reauthProperties: undefined, reauthenticating: false, awaitingClient: false };
+  conn.beginAuthentication({ method, step: 0, connect: p, reauthProperties: undefined, reauthenticating: false, awaitingClient: false });
   authenticate(conn, props?.authenticationData);
 }
 
@@ -101,7 +78,7 @@ function authenticate(conn: Connection, data: Buffer | undefined): void {
   const st = conn.auth!;
   const connect = st.connect;
   const request: AuthenticateRequest = {
-    client: conn,
+    client: conn.info,
     clientId: conn.clientId,
     username: conn.username,
     password: connect?.password,
@@ -113,7 +90,7 @@ function authenticate(conn: Connection, data: Buffer | undefined): void {
   };
   let r: AuthenticateResult | PromiseLike<AuthenticateResult>;
   try {
-    r = conn.core.options.authenticate!(request);
+    r = conn.host.options.authenticate!(request);
   } catch (err) {
     hookFailed(conn, err);
     return;
@@ -143,7 +120,7 @@ function authenticate(conn: Connection, data: Buffer | undefined): void {
 
 function hookFailed(conn: Connection, err: unknown): void {
   const e = new HookError('authenticate', 0x80, err);
-  conn.core.clientError(conn, e);
+  conn.host.clientError(conn.info, e);
   if (conn.auth?.reauthenticating === true || conn.state === ConnState.Connected) conn.disconnect(0x80, 'authentication failed');
   else conn.refuse(0x80, 'authentication failed');
 }
@@ -167,7 +144,7 @@ function onResult(conn: Connection, res: AuthenticateResult): void {
   }
   if (code === 0x18) {
     if (st.method === undefined) {
-      conn.core.clientError(conn, new MqttProtocolError(0x87, 'authenticate asked to continue, but the client uses no authentication method'));
+      conn.host.clientError(conn.info, new MqttProtocolError(0x87, 'authenticate asked to continue, but the client uses no authentication method'));
       code = 0x87;
     } else {
       st.awaitingClient = true;
@@ -184,7 +161,7 @@ function onResult(conn: Connection, res: AuthenticateResult): void {
     }
     const connect = st.connect!;
     st.connect = null;
-    if (st.method === undefined) conn.auth = null;
+    if (st.method === undefined) conn.endAuthentication();
     const props: Properties | undefined = st.method === undefined ? extra : { ...extra, authenticationMethod: st.method, authenticationData: data };
     accept(conn, connect, props);
     return;
@@ -198,7 +175,7 @@ function onResult(conn: Connection, res: AuthenticateResult): void {
 
 /** The keep alive in effect: the broker's serverKeepAlive, else the client's capped by maxKeepAlive (0 counts as infinite). */
 function effectiveKeepAlive(conn: Connection, requested: number): number {
-  const opts = conn.core.options;
+  const opts = conn.host.options;
   if (opts.serverKeepAlive !== undefined) return opts.serverKeepAlive;
   if (opts.maxKeepAlive < 65_535 && (requested === 0 || requested > opts.maxKeepAlive)) return opts.maxKeepAlive;
   return requested;
@@ -206,7 +183,7 @@ function effectiveKeepAlive(conn: Connection, requested: number): number {
 
 /** Admits the authenticated client: session, takeover, CONNACK, keep alive, resumption. */
 function accept(conn: Connection, p: ConnectPacket, authProps: Properties | undefined): void {
-  const core = conn.core;
+  const core = conn.host;
   const opts = core.options;
   const requestedExpiry = p.properties?.sessionExpiryInterval ?? 0;
   const expiryInterval = Math.min(requestedExpiry, opts.maxSessionExpiryInterval);
@@ -242,10 +219,6 @@ function accept(conn: Connection, p: ConnectPacket, authProps: Properties | unde
   const { session, sessionPresent } = admitted;
   session.expiryInterval = expiryInterval;
 
-  conn.session = session;
-  conn.state = ConnState.Connected;
-  conn.sendPacket({ type: PacketType.CONNACK, sessionPresent, reasonCode: 0, properties: props });
-  conn.startKeepAlive(keepAlive);
-  session.attach(conn, sessionPresent);
+  conn.accepted(session, sessionPresent, { type: PacketType.CONNACK, sessionPresent, reasonCode: 0, properties: props }, keepAlive);
   core.connected(conn, sessionPresent);
 }

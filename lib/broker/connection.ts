@@ -11,9 +11,12 @@
  *
  * Hooks that answer with a promise block the connection: it stops reading and queues the packets
  * already decoded, so that a client's packets are always processed in order.
+ *
+ * Why over 500 lines: input, the PUBLISH path, batched writes and closing share private state that is
+ * touched per packet (pause bits, blockers, the write batch); split across files, that state would need
+ * accessors or a call per packet on the hottest path of the broker.
  */
 import { isUtf8 } from 'node:buffer';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import {
   MqttProtocolError,
@@ -26,6 +29,7 @@ import {
   propertylessAckLength,
   protocolError,
   writePropertylessAck,
+  type ConnackPacket,
   type DisconnectPacket,
   type Packet,
   type Properties,
@@ -33,44 +37,25 @@ import {
   type Will,
 } from '../codec/index.js';
 import { isThenable, type AuthorizePublishResult, type ClientInfo, type TransportKind } from './auth.js';
-import type { BrokerCore } from './core.js';
+import { clientSnapshot } from './client-info.js';
+import { handleAuth, handleConnect } from './connect-flow.js';
+import {
+  Blocker,
+  ConnState,
+  type AuthState,
+  type ClientSocket,
+  type ConnectionHost,
+  type ProtocolConnection,
+} from './connection-contract.js';
 import { HookError } from './errors.js';
 import type { DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import type { Session, SessionLink } from './session.js';
-import { handleAuth, handleConnect, type AuthState } from './connect-flow.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
-
-/** The duplex a connection runs on: a net/tls Socket, or the WebSocket adapter. */
-export interface ClientSocket {
-  write(chunk: Buffer): boolean;
-  end(): unknown;
-  destroy(): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  readonly writableLength: number;
-  readonly remoteAddress?: string | undefined;
-  readonly remotePort?: number | undefined;
-  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
-  on(event: 'drain' | 'close', listener: () => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-}
-
-/** Connection states: waiting for CONNECT; authenticating; CONNACK 0x00 sent; closing or closed (input discarded). */
-export const ConnState = { New: 0, Connecting: 1, Connected: 2, Closed: 3 } as const;
-export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
 // Reasons to stop reading from the socket (bit flags).
 const PAUSE_BLOCKED = 1;
 const PAUSE_BACKPRESSURE = 2;
-
-/** Reasons to stop processing a client's packets (bit flags of {@link Connection.block}). */
-export const Blocker = {
-  /** A hook answered with a promise. */
-  Hook: 1,
-  /** A subscriber this client publishes to has a filling queue (flow control). */
-  Downstream: 2,
-} as const;
 
 const kConnection = Symbol('mqtt5.connection');
 type TaggedSocket = ClientSocket & { [kConnection]: Connection };
@@ -122,31 +107,33 @@ function publishVerdict(r: AuthorizePublishResult): number {
   return typeof r === 'number' && isReasonCodeAllowed(PacketType.PUBACK, r) ? r : 0x87;
 }
 
-/** A client connection. Implements what sessions and hooks need ({@link SessionLink}, {@link ClientInfo}). */
-export class Connection implements SessionLink, ClientInfo {
-  clientId = '';
-  username: string | undefined = undefined;
-  /** Set once CONNACK 0x00 is sent. */
-  session: Session | null = null;
-  state: ConnState = ConnState.New;
+/**
+ * A client connection. Implements what its session needs ({@link SessionLink}) and what the flows and
+ * the engine need ({@link ProtocolConnection}); hooks and events get {@link info}, a frozen snapshot.
+ */
+export class Connection implements SessionLink, ProtocolConnection {
   /** The client's Receive Maximum. */
   receiveMaximum = 65_535;
   /** The client's Maximum Packet Size. */
   maximumPacketSize = 268_435_460;
+
+  private id = '';
+  private user: string | undefined = undefined;
+  private protocolVersion: number | undefined = undefined;
+  /** The hooks' snapshot, taken when the client identifies itself (or on first need before that). */
+  private snapshot: ClientInfo | null = null;
+  private boundSession: Session | null = null;
+  private connState: ConnState = ConnState.New;
   /** Whether reason strings and user properties may go into acks (Request Problem Information). */
-  problemInformation = true;
-  /** The will of this connection; cleared by DISCONNECT 0x00. */
-  will: Will | null = null;
+  private problemInformation = true;
+  private connectWill: Will | null = null;
   /** Session Expiry Interval as requested in CONNECT (DISCONNECT may not raise it from 0). */
-  connectSessionExpiry = 0;
+  private connectSessionExpiry = 0;
   /** Keep alive in effect, seconds (0: none). */
-  keepAlive = 0;
-  /** Enhanced authentication in progress or established (method), or null. */
-  auth: AuthState | null = null;
-  /** Whether the broker assigned the client identifier (CONNACK then carries it). */
-  assignedClientId = false;
-  /** Set when a newer connection takes over this client id, with the newer one's Clean Start. */
-  takenOver: { cleanStart: boolean } | null = null;
+  private keepAlive = 0;
+  private authState: AuthState | null = null;
+  private assigned = false;
+  private takeover: { readonly cleanStart: boolean } | null = null;
 
   /** Our own decoder while a packet is split across reads; otherwise the core's shared one is used. */
   private decoder: PacketDecoder | null = null;
@@ -170,7 +157,7 @@ export class Connection implements SessionLink, ClientInfo {
   private readonly batchLimit: number;
 
   constructor(
-    readonly core: BrokerCore,
+    readonly host: ConnectionHost,
     private readonly socket: ClientSocket,
     readonly transport: TransportKind,
   ) {
@@ -180,41 +167,97 @@ export class Connection implements SessionLink, ClientInfo {
     s.on('drain', onSocketDrain);
     s.on('error', onSocketError);
     s.on('close', onSocketClose);
-    this.hwm = core.options.writeBufferHighWaterMark;
+    this.hwm = host.options.writeBufferHighWaterMark;
     this.batchLimit = this.hwm * 16;
-    this.lastTick = core.supervisor.tick;
+    this.lastTick = host.supervisor.tick;
   }
 
-  // ClientInfo ---------------------------------------------------------------------------------------
+  // What the flows and the engine read ------------------------------------------------------------------
 
-  get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
+  get state(): ConnState {
+    return this.connState;
   }
 
-  get remotePort(): number | undefined {
-    return this.socket.remotePort;
+  get clientId(): string {
+    return this.id;
   }
 
-  get peerCertificate(): PeerCertificate | undefined {
-    if (this.transport !== 'tls') return undefined;
-    const tls = this.socket as unknown as TLSSocket;
-    if (!tls.authorized) return undefined;
-    const cert = tls.getPeerCertificate();
-    return cert !== null && Object.keys(cert).length !== 0 ? cert : undefined;
+  get username(): string | undefined {
+    return this.user;
+  }
+
+  get assignedClientId(): boolean {
+    return this.assigned;
+  }
+
+  get session(): Session | null {
+    return this.boundSession;
+  }
+
+  get will(): Will | null {
+    return this.connectWill;
+  }
+
+  get auth(): AuthState | null {
+    return this.authState;
+  }
+
+  get takenOver(): { readonly cleanStart: boolean } | null {
+    return this.takeover;
   }
 
   /**
-   * What logs see of a connection: its ClientInfo fields only. A connection reaches the whole broker
-   * (other clients, a CONNECT being authenticated and its password), which a deep `util.inspect` or
-   * JSON.stringify of an event argument must not print.
+   * The frozen snapshot hooks and events get: taken on first need after CONNECT (the authenticate
+   * hook, authorizePublish, an event), then reused — never per publish. An idle connection of a broker
+   * without hooks or listeners never pays for one.
    */
-  toJSON(): Pick<ClientInfo, 'clientId' | 'username' | 'remoteAddress' | 'remotePort' | 'transport'> {
-    return { clientId: this.clientId, username: this.username, remoteAddress: this.remoteAddress, remotePort: this.remotePort, transport: this.transport };
+  get info(): ClientInfo {
+    return (this.snapshot ??= clientSnapshot(this.socket, this.transport, this.id, this.user, this.protocolVersion));
   }
 
-  /** util.inspect shows {@link toJSON}, never the broker behind the connection. */
+  /** util.inspect shows the snapshot, never the broker behind the connection (other clients, a CONNECT's password). */
   [inspect.custom](_depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
-    return `Connection ${inspectFn(this.toJSON(), options)}`;
+    return `Connection ${inspectFn(this.info, options)}`;
+  }
+
+  // Intents of the CONNECT flow ----------------------------------------------------------------------------
+
+  adoptClientLimits(props: Properties | undefined): void {
+    if (props === undefined) return;
+    if (props.receiveMaximum !== undefined) this.receiveMaximum = props.receiveMaximum;
+    if (props.maximumPacketSize !== undefined) this.maximumPacketSize = props.maximumPacketSize;
+    if (props.requestProblemInformation === false) this.problemInformation = false;
+    this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
+  }
+
+  identify(clientId: string, assigned: boolean, username: string | undefined, protocolVersion: number): void {
+    this.id = clientId;
+    this.assigned = assigned;
+    this.user = username;
+    this.protocolVersion = protocolVersion;
+    // Taken again on next need (a snapshot taken before CONNECT, for a clientError, lacks the identity).
+    this.snapshot = null;
+  }
+
+  keepWill(will: Will | null): void {
+    this.connectWill = will;
+  }
+
+  beginAuthentication(state: AuthState): void {
+    this.authState = state;
+  }
+
+  endAuthentication(): void {
+    this.authState = null;
+  }
+
+  accepted(session: Session, sessionPresent: boolean, connack: ConnackPacket, keepAlive: number): void {
+    this.boundSession = session;
+    this.connState = ConnState.Connected;
+    this.sendPacket(connack);
+    this.keepAlive = keepAlive;
+    this.lastTick = this.host.supervisor.tick;
+    session.attach(this, sessionPresent);
   }
 
   // SessionLink ---------------------------------------------------------------------------------------
@@ -226,14 +269,14 @@ export class Connection implements SessionLink, ClientInfo {
 
   /** Queues bytes for the next batched write. */
   sendBuffer(buf: Buffer): void {
-    if (this.state === ConnState.Closed) return;
+    if (this.connState === ConnState.Closed) return;
     const out = this.out;
     if (out === null) this.out = [buf];
     else out.push(buf);
     this.outBytes += buf.length;
     if (!this.dirty) {
       this.dirty = true;
-      this.core.scheduleFlush(this);
+      this.host.scheduleFlush(this);
     }
   }
 
@@ -286,9 +329,9 @@ export class Connection implements SessionLink, ClientInfo {
       // Until 'drain', publishes wait in the session queue.
       this.writeBlocked = true;
       if (socket.writableLength > 4 * this.hwm) this.setPaused(PAUSE_BACKPRESSURE, true);
-    } else if (this.state === ConnState.Connected && this.session!.hasBacklog) {
+    } else if (this.connState === ConnState.Connected && this.boundSession!.hasBacklog) {
       // Messages queued while this turn's batch was full: next batch (written next turn).
-      this.session!.pump();
+      this.boundSession!.pump();
     }
   }
 
@@ -296,8 +339,8 @@ export class Connection implements SessionLink, ClientInfo {
 
   /** @internal A chunk from the socket. */
   onData(chunk: Buffer): void {
-    const core = this.core;
-    const state = this.state;
+    const core = this.host;
+    const state = this.connState;
     if (state === ConnState.Closed) return; // lingering close: read and discard
     // Between packets a connection needs no decoder state: it borrows the core's shared decoder, and
     // keeps one only while a packet is split across reads.
@@ -319,11 +362,11 @@ export class Connection implements SessionLink, ClientInfo {
 
   /** @internal One decoded packet, in order. */
   onPacket(p: Packet): void {
-    const state = this.state;
+    const state = this.connState;
     if (state === ConnState.Closed) return;
     // Keep alive counts from the last complete control packet (spec 3.1.2.10), not from the last byte: a
     // client trickling a packet must not hold its connection forever. The connect timeout counts from the start.
-    if (state === ConnState.Connected) this.lastTick = this.core.supervisor.tick;
+    if (state === ConnState.Connected) this.lastTick = this.host.supervisor.tick;
     if (this.blockers !== 0) {
       (this.backlog ??= []).push(p);
       return;
@@ -332,7 +375,7 @@ export class Connection implements SessionLink, ClientInfo {
   }
 
   private dispatch(p: Packet): void {
-    if (this.state !== ConnState.Connected) {
+    if (this.connState !== ConnState.Connected) {
       this.dispatchBeforeConnack(p);
       return;
     }
@@ -341,18 +384,18 @@ export class Connection implements SessionLink, ClientInfo {
         this.onPublish(p);
         return;
       case PacketType.PUBACK:
-        this.session!.onPuback(p.packetId);
+        this.boundSession!.onPuback(p.packetId);
         return;
       case PacketType.PUBREC:
-        this.session!.onPubrec(p.packetId, p.reasonCode ?? 0);
+        this.boundSession!.onPubrec(p.packetId, p.reasonCode ?? 0);
         return;
       case PacketType.PUBREL: {
-        const known = this.session!.inboundQoS2?.delete(p.packetId) ?? false;
+        const known = this.boundSession!.inboundQoS2?.delete(p.packetId) ?? false;
         this.sendBuffer(ackBytes(PacketType.PUBCOMP, p.packetId, known ? 0 : 0x92));
         return;
       }
       case PacketType.PUBCOMP:
-        this.session!.onPubcomp(p.packetId);
+        this.boundSession!.onPubcomp(p.packetId);
         return;
       case PacketType.SUBSCRIBE:
         handleSubscribe(this, p);
@@ -377,10 +420,10 @@ export class Connection implements SessionLink, ClientInfo {
   }
 
   private dispatchBeforeConnack(p: Packet): void {
-    if (this.state === ConnState.New && p.type === PacketType.CONNECT) {
-      this.state = ConnState.Connecting;
+    if (this.connState === ConnState.New && p.type === PacketType.CONNECT) {
+      this.connState = ConnState.Connecting;
       handleConnect(this, p);
-    } else if (this.state === ConnState.Connecting && p.type === PacketType.AUTH) {
+    } else if (this.connState === ConnState.Connecting && p.type === PacketType.AUTH) {
       handleAuth(this, p);
     } else if (p.type === PacketType.CONNECT) {
       throw protocolError('second CONNECT on a connection (MQTT-3.1.0-2)');
@@ -392,7 +435,7 @@ export class Connection implements SessionLink, ClientInfo {
   // PUBLISH ---------------------------------------------------------------------------------------------
 
   private onPublish(p: PublishPacket): void {
-    const core = this.core;
+    const core = this.host;
     const opts = core.options;
     const qos = p.qos;
     if (qos > opts.maximumQoS) throw new MqttProtocolError(0x9b, `QoS ${qos} is above the maximum QoS ${opts.maximumQoS}`);
@@ -403,7 +446,7 @@ export class Connection implements SessionLink, ClientInfo {
       if (props.subscriptionIdentifier !== undefined) throw protocolError('a PUBLISH from a client must not carry a subscription identifier');
       if (props.topicAlias !== undefined) topic = this.resolveAlias(props.topicAlias, topic);
     }
-    const session = this.session!;
+    const session = this.boundSession!;
     const packetId = p.packetId ?? 0;
     if (qos !== 0) {
       const qos2 = session.inboundQoS2;
@@ -431,7 +474,7 @@ export class Connection implements SessionLink, ClientInfo {
     }
     let r: AuthorizePublishResult | PromiseLike<AuthorizePublishResult>;
     try {
-      r = hook(this, msg, false);
+      r = hook(this.info, msg, false);
     } catch (err) {
       this.hookFailed(err, msg, packetId);
       return;
@@ -445,12 +488,12 @@ export class Connection implements SessionLink, ClientInfo {
     r.then(
       (res) => {
         if (qos !== 0) this.inboundPending--;
-        if (this.state !== ConnState.Closed) this.completePublish(msg, packetId, publishVerdict(res));
+        if (this.connState !== ConnState.Closed) this.completePublish(msg, packetId, publishVerdict(res));
         this.unblock();
       },
       (err: unknown) => {
         if (qos !== 0) this.inboundPending--;
-        if (this.state !== ConnState.Closed) this.hookFailed(err, msg, packetId);
+        if (this.connState !== ConnState.Closed) this.hookFailed(err, msg, packetId);
         this.unblock();
       },
     );
@@ -467,7 +510,7 @@ export class Connection implements SessionLink, ClientInfo {
 
   private hookFailed(err: unknown, msg: Message, packetId: number): void {
     const e = new HookError('authorizePublish', 0x80, err);
-    this.core.clientError(this, e);
+    this.host.clientError(this.info, e);
     this.completePublish(msg, packetId, 0x80);
   }
 
@@ -480,20 +523,20 @@ export class Connection implements SessionLink, ClientInfo {
       else if (qos === 2) this.sendPacket({ type: PacketType.PUBREC, packetId, reasonCode: verdict, properties: this.problem('not authorized') });
       return;
     }
-    const delivered = this.core.publish(msg, this);
+    const delivered = this.host.publish(msg, this.info);
     if (qos === 0) return;
     const reasonCode = delivered === 0 ? 0x10 : 0;
     if (qos === 1) {
       this.sendBuffer(ackBytes(PacketType.PUBACK, packetId, reasonCode));
     } else {
-      (this.session!.inboundQoS2 ??= new Set()).add(packetId);
+      (this.boundSession!.inboundQoS2 ??= new Set()).add(packetId);
       this.sendBuffer(ackBytes(PacketType.PUBREC, packetId, reasonCode));
     }
   }
 
   /** Topic alias from the client (spec 3.3.2.3.4): set the mapping, or use it for an empty topic. */
   private resolveAlias(alias: number, topic: string): string {
-    const max = this.core.options.topicAliasMaximum;
+    const max = this.host.options.topicAliasMaximum;
     if (alias === 0 || alias > max) throw new MqttProtocolError(0x94, `topic alias ${alias} is outside 1..${max}`);
     if (topic.length === 0) {
       const mapped = this.aliases?.get(alias);
@@ -513,10 +556,10 @@ export class Connection implements SessionLink, ClientInfo {
       if (expiry !== 0 && this.connectSessionExpiry === 0) {
         throw protocolError('DISCONNECT sets a session expiry interval although CONNECT had 0 (MQTT-3.14.2-2)');
       }
-      this.session!.expiryInterval = Math.min(expiry, this.core.options.maxSessionExpiryInterval);
+      this.boundSession!.expiryInterval = Math.min(expiry, this.host.options.maxSessionExpiryInterval);
     }
     const reasonCode = p.reasonCode ?? 0;
-    if (reasonCode === 0) this.will = null;
+    if (reasonCode === 0) this.connectWill = null;
     this.disconnectReceived = reasonCode;
     this.close(null, 'client', reasonCode);
   }
@@ -524,16 +567,16 @@ export class Connection implements SessionLink, ClientInfo {
   /** Ends the connection on a protocol violation (or any error while handling its input). */
   fail(err: unknown): void {
     const e = err instanceof MqttProtocolError ? err : new MqttProtocolError(0x83, `internal error: ${err instanceof Error ? err.message : String(err)}`);
-    this.core.clientError(this, err instanceof Error ? err : e);
-    if (this.state === ConnState.Closed) return;
-    if (err instanceof UnsupportedProtocolError && this.state === ConnState.New && (err.protocolVersion === 3 || err.protocolVersion === 4)) {
+    this.host.clientError(this.info, err instanceof Error ? err : e);
+    if (this.connState === ConnState.Closed) return;
+    if (err instanceof UnsupportedProtocolError && this.connState === ConnState.New && (err.protocolVersion === 3 || err.protocolVersion === 4)) {
       // An MQTT 3.1/3.1.1 client cannot parse a v5 CONNACK: answer in its format, return code 0x01
       // (unacceptable protocol version, 3.1.1 §3.2.2.3), as Mosquitto does.
       this.sendBuffer(CONNACK_V3_UNACCEPTABLE_VERSION);
       this.close(null, 'server', 0x84);
       return;
     }
-    if (this.state !== ConnState.Connected) {
+    if (this.connState !== ConnState.Connected) {
       // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): refuse with CONNACK instead.
       this.refuse(isReasonCodeAllowed(PacketType.CONNACK, e.reasonCode) ? e.reasonCode : 0x82, e.message);
     } else {
@@ -555,7 +598,7 @@ export class Connection implements SessionLink, ClientInfo {
 
   /** Closes because a newer connection with the same client id arrived (DISCONNECT 0x8E). */
   takeOver(newCleanStart: boolean): void {
-    this.takenOver = { cleanStart: newCleanStart };
+    this.takeover = { cleanStart: newCleanStart };
     this.disconnect(0x8e);
   }
 
@@ -564,24 +607,24 @@ export class Connection implements SessionLink, ClientInfo {
    * closes or the grace period ends. Session and will are handled now: the connection is over.
    */
   close(packet: Packet | null, initiator: DisconnectInitiator, reasonCode: number | undefined): void {
-    if (this.state === ConnState.Closed) return;
+    if (this.connState === ConnState.Closed) return;
     if (packet !== null) {
       try {
         this.sendPacket(packet);
       } catch (err) {
         // The connection must close regardless; report why its last packet could not be sent.
-        this.core.clientError(this, err instanceof Error ? err : new Error(String(err)));
+        this.host.clientError(this.info, err instanceof Error ? err : new Error(String(err)));
       }
     }
     this.flush();
-    const wasConnected = this.state === ConnState.Connected;
-    this.state = ConnState.Closed;
+    const wasConnected = this.connState === ConnState.Connected;
+    this.connState = ConnState.Closed;
     this.clearTimer();
     this.releaseInput();
-    if (wasConnected) this.core.clientGone(this, initiator, reasonCode);
+    if (wasConnected) this.host.clientGone(this, initiator, reasonCode);
     if (this.socketClosed) return;
     this.socket.end();
-    this.timer = setTimeout(destroyAfterGrace, this.core.options.closeGracePeriod, this);
+    this.timer = setTimeout(destroyAfterGrace, this.host.options.closeGracePeriod, this);
   }
 
   /** Destroys the socket at once. */
@@ -593,7 +636,7 @@ export class Connection implements SessionLink, ClientInfo {
   /** @internal */
   onSocketError(err: Error): void {
     // The 'close' event follows and ends the session's connection.
-    this.core.clientError(this, err);
+    this.host.clientError(this.info, err);
   }
 
   /** @internal */
@@ -602,42 +645,36 @@ export class Connection implements SessionLink, ClientInfo {
     this.clearTimer();
     this.out = null;
     this.outBytes = 0;
-    if (this.state !== ConnState.Closed) {
-      const wasConnected = this.state === ConnState.Connected;
-      this.state = ConnState.Closed;
+    if (this.connState !== ConnState.Closed) {
+      const wasConnected = this.connState === ConnState.Connected;
+      this.connState = ConnState.Closed;
       this.releaseInput();
       if (wasConnected) {
         const byClient = this.disconnectReceived !== undefined;
-        this.core.clientGone(this, byClient ? 'client' : 'network', this.disconnectReceived);
+        this.host.clientGone(this, byClient ? 'client' : 'network', this.disconnectReceived);
       }
     }
-    this.core.connectionClosed(this);
+    this.host.connectionClosed(this);
   }
 
   /** @internal 'drain': the socket took our bytes; resume publishes and reading. */
   onDrain(): void {
     this.writeBlocked = false;
     this.setPaused(PAUSE_BACKPRESSURE, false);
-    if (this.state === ConnState.Connected) this.session!.pump();
+    if (this.connState === ConnState.Connected) this.boundSession!.pump();
   }
 
   // Timers ------------------------------------------------------------------------------------------------
 
-  /** Starts keep-alive supervision (after CONNACK): the client must send something every 1.5 × keep alive. */
-  startKeepAlive(seconds: number): void {
-    this.keepAlive = seconds;
-    this.lastTick = this.core.supervisor.tick;
-  }
-
   /** @internal Called by the supervisor every tick: connect timeout and keep alive. */
   supervise(): void {
-    if (this.state === ConnState.Closed) return;
-    const core = this.core;
-    if (this.session?.throttle != null) core.checkSlowConsumer(this.session);
+    if (this.connState === ConnState.Closed) return;
+    const core = this.host;
+    if (this.boundSession?.throttle != null) core.checkSlowConsumer(this.boundSession);
     const idle = core.supervisor.elapsedSince(this.lastTick);
-    if (this.state !== ConnState.Connected) {
+    if (this.connState !== ConnState.Connected) {
       if (idle < core.options.connectTimeout) return;
-      core.clientError(this, new MqttProtocolError(0x87, `no CONNECT completed within ${core.options.connectTimeout} ms`));
+      core.clientError(this.info, new MqttProtocolError(0x87, `no CONNECT completed within ${core.options.connectTimeout} ms`));
       this.close(null, 'server', undefined);
       this.destroy();
     } else if (this.keepAlive !== 0 && idle >= this.keepAlive * 1500) {
@@ -665,7 +702,7 @@ export class Connection implements SessionLink, ClientInfo {
     if ((this.blockers & reason) === 0) return;
     this.blockers &= ~reason;
     const backlog = this.backlog;
-    while (backlog !== null && backlog.length !== 0 && this.blockers === 0 && this.state !== ConnState.Closed) {
+    while (backlog !== null && backlog.length !== 0 && this.blockers === 0 && this.connState !== ConnState.Closed) {
       const p = backlog.shift()!;
       try {
         this.dispatch(p);
@@ -691,7 +728,7 @@ export class Connection implements SessionLink, ClientInfo {
   private setPaused(bit: number, on: boolean): void {
     const before = this.paused;
     const after = on ? before | bit : before & ~bit;
-    if (before === after || this.state === ConnState.Closed) return;
+    if (before === after || this.connState === ConnState.Closed) return;
     this.paused = after;
     if (before === 0) this.socket.pause();
     else if (after === 0) this.socket.resume();

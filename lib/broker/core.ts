@@ -8,7 +8,8 @@ import type { EventEmitter } from 'node:events';
 import { PacketDecoder, type QoS, type Will } from '../codec/index.js';
 import type { ClientInfo, TransportKind } from './auth.js';
 import { isThenable } from './auth.js';
-import { Blocker, Connection, ConnState, type ClientSocket } from './connection.js';
+import { Connection } from './connection.js';
+import { Blocker, ConnState, type Admission, type ClientSocket, type ConnectionHost, type Flushable, type ProtocolConnection } from './connection-contract.js';
 import { HookError } from './errors.js';
 import type { BrokerEventMap, DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
@@ -42,19 +43,13 @@ export interface BrokerMetrics {
   droppedMessages: number;
 }
 
-/** What admission of a CONNECT yields. */
-export interface Admission {
-  session: Session;
-  sessionPresent: boolean;
-}
-
 /** The broker engine (internal; see MqttBroker for the API). */
-export class BrokerCore implements SessionHost {
+export class BrokerCore implements SessionHost, ConnectionHost {
   readonly tree = new TopicTree<Session>();
   readonly router = new Router(this.tree);
   readonly wills: WillScheduler;
   /** Connected clients by client identifier. */
-  readonly clients = new Map<string, Connection>();
+  readonly clients = new Map<string, ProtocolConnection>();
   /** Every open connection, connected or not. */
   readonly connections = new Set<Connection>();
   closing = false;
@@ -67,8 +62,8 @@ export class BrokerCore implements SessionHost {
   private messagesReceived = 0;
   private messagesRouted = 0;
   private droppedMessages = 0;
-  private flushQueue: Connection[] = [];
-  private flushSpare: Connection[] = [];
+  private flushQueue: Flushable[] = [];
+  private flushSpare: Flushable[] = [];
   private flushImmediate: NodeJS.Immediate | null = null;
   private drained: (() => void) | null = null;
 
@@ -130,8 +125,8 @@ export class BrokerCore implements SessionHost {
   }
 
   /** The socket of `conn` closed. */
-  connectionClosed(conn: Connection): void {
-    this.connections.delete(conn);
+  connectionClosed(conn: ProtocolConnection): void {
+    this.connections.delete(conn as Connection);
     if (this.connections.size === 0) {
       this.supervisor.stop();
       this.drained?.();
@@ -150,7 +145,7 @@ export class BrokerCore implements SessionHost {
    * Admits an authenticated CONNECT: refuses past maxConnections (0x89), takes over a connected
    * client with the same id (DISCONNECT 0x8E), and finds or creates the session per Clean Start.
    */
-  admit(conn: Connection, cleanStart: boolean): Admission | number {
+  admit(conn: ProtocolConnection, cleanStart: boolean): Admission | number {
     const id = conn.clientId;
     const old = this.clients.get(id);
     if (old === undefined && this.clients.size >= this.options.maxConnections) return 0x89;
@@ -178,15 +173,15 @@ export class BrokerCore implements SessionHost {
   }
 
   /** CONNACK 0x00 went out. */
-  connected(conn: Connection, sessionPresent: boolean): void {
-    this.events.emit('connect', conn, sessionPresent);
+  connected(conn: ProtocolConnection, sessionPresent: boolean): void {
+    if (this.events.listenerCount('connect') !== 0) this.events.emit('connect', conn.info, sessionPresent);
   }
 
   /**
    * A connected client's connection ended: schedule its will, redistribute shared messages it had not
    * acknowledged, and end the session now (expiry 0) or arm its expiry timer.
    */
-  clientGone(conn: Connection, initiator: DisconnectInitiator, reasonCode: number | undefined): void {
+  clientGone(conn: ProtocolConnection, initiator: DisconnectInitiator, reasonCode: number | undefined): void {
     const session = conn.session!;
     if (this.clients.get(conn.clientId) === conn) this.clients.delete(conn.clientId);
     if (session.link === conn) session.detach();
@@ -200,14 +195,14 @@ export class BrokerCore implements SessionHost {
         // Like Mosquitto: the will goes out when the session ends with the takeover, else it is dropped.
         if (session.expiryInterval === 0 || takeover.cleanStart) {
           if (will !== null) {
-            this.publishWill(will, conn, session);
+            this.publishWill(will, conn.info, session);
             willPublished = true;
           }
           this.endSession(session);
         }
       } else {
         if (will !== null) {
-          this.wills.schedule(session, will, conn);
+          this.wills.schedule(session, will, conn.info);
           willPublished = true;
         }
         if (session.expiryInterval === 0) this.endSession(session);
@@ -216,7 +211,7 @@ export class BrokerCore implements SessionHost {
         }
       }
     }
-    this.events.emit('disconnect', conn, { initiator, reasonCode, willPublished });
+    this.events.emit('disconnect', conn.info, { initiator, reasonCode, willPublished });
   }
 
   /** Ends a session: its pending will goes out, its subscriptions and messages are dropped. */
@@ -369,7 +364,7 @@ export class BrokerCore implements SessionHost {
   // Batched writes --------------------------------------------------------------------------------------
 
   /** `conn` has bytes to write: flush it (with every other such connection) once this turn's I/O is done. */
-  scheduleFlush(conn: Connection): void {
+  scheduleFlush(conn: Flushable): void {
     this.flushQueue.push(conn);
     if (this.flushImmediate === null) this.flushImmediate = setImmediate(this.flushAll);
   }
@@ -396,7 +391,7 @@ export class BrokerCore implements SessionHost {
     // The server ends these connections without DISCONNECT 0x00 (spec 3.1.2.5): their wills go out,
     // before the DISCONNECTs, so that the subscribers still connected receive them.
     for (const conn of [...this.clients.values()]) {
-      if (conn.will !== null && conn.session !== null) this.publishWill(conn.will, conn, conn.session);
+      if (conn.will !== null && conn.session !== null) this.publishWill(conn.will, conn.info, conn.session);
     }
     // A delay cannot outlast the broker: pending wills go out now.
     this.wills.fireAll();

@@ -14,6 +14,7 @@ export type {
   AuthorizeSubscribe,
   AuthorizeSubscribeResult,
   ClientInfo,
+  PeerCertificateInfo,
   PublishedMessage,
   TransportKind,
 } from './auth.js';

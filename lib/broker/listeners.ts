@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TransportKind } from './auth.js';
-import type { ClientSocket } from './connection.js';
+import type { ClientSocket } from './connection-contract.js';
 import { WebSocketClientSocket } from './ws-socket.js';
 
 /** Where to listen. Port 0 picks a free port; without `host` every interface is used. */

@@ -6,7 +6,15 @@
  */
 import { PacketType, encodePacket, type Properties, type PublishPacket, type QoS } from '../codec/index.js';
 import type { PublishedMessage } from './auth.js';
-import type { RetainedMessage } from './store.js';
+
+/**
+ * A retained message as stored: the published message plus its absolute expiry. (Defined here, beside
+ * the Message that implements it, so that the storage interfaces depend on messages and not back.)
+ */
+export interface RetainedMessage extends PublishedMessage {
+  /** When it expires (ms since the epoch), or 0 for never. An expired message is deleted when next seen. */
+  readonly expiresAt: number;
+}
 
 /** Offset of the packet identifier in an encoded PUBLISH of QoS > 0: after the fixed header and the topic. */
 function packetIdOffset(buf: Buffer): number {

@@ -11,7 +11,6 @@
  */
 import { PacketType, type Packet, type QoS } from '../codec/index.js';
 import type { Message } from './message.js';
-import type { ResolvedOptions } from './options.js';
 import type { SharedGroup, SubscriptionEntry } from './topic-tree.js';
 import type { LongTimer } from './timers.js';
 
@@ -32,9 +31,19 @@ export interface SessionLink {
   sendPacket(packet: Packet): void;
 }
 
+/** The broker options a session reads (the resolved broker options satisfy it). */
+export interface SessionOptions {
+  /** Bound of the queue of messages waiting for the client. */
+  readonly maxQueuedMessages: number;
+  /** What a full queue does with a new QoS 1/2 message when no QoS 0 one can make room. */
+  readonly queueFullPolicy: 'dropNew' | 'dropOldest';
+  /** Whether QoS 0 messages are queued for an offline client. */
+  readonly queueQoS0Offline: boolean;
+}
+
 /** What a session needs from the broker. */
 export interface SessionHost {
-  readonly options: ResolvedOptions;
+  readonly options: SessionOptions;
   /** The current time in ms (one clock for the whole broker). */
   now(): number;
   /** A message was not delivered to `session` for `reason`: count it and tell the world. */

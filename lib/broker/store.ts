@@ -3,14 +3,10 @@
  * memory and calls these on every change, so a durable implementation can write through (or behind)
  * without touching the routing code.
  */
-import type { PublishedMessage } from './auth.js';
+import type { RetainedMessage } from './message.js';
 import type { Session } from './session.js';
 
-/** A retained message as stored: the published message plus its absolute expiry. */
-export interface RetainedMessage extends PublishedMessage {
-  /** When it expires (ms since the epoch), or 0 for never. An expired message is deleted when next seen. */
-  readonly expiresAt: number;
-}
+export type { RetainedMessage };
 
 /** Retained messages by topic (spec 3.3.1.3). */
 export interface RetainedStore {

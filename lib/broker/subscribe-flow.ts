@@ -12,7 +12,7 @@ import {
   type UnsubscribePacket,
 } from '../codec/index.js';
 import { isThenable, type AuthorizeSubscribeResult } from './auth.js';
-import { ConnState, type Connection } from './connection.js';
+import { ConnState, type ProtocolConnection as Connection } from './connection-contract.js';
 import { HookError } from './errors.js';
 
 /** A granted subscription whose retained messages are to be sent after SUBACK. */
@@ -44,7 +44,7 @@ function runInOrder(conn: Connection, work: (finish: () => void) => Promise<void
 
 /** Handles SUBSCRIBE. */
 export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
-  const opts = conn.core.options;
+  const opts = conn.host.options;
   const sid = p.properties?.subscriptionIdentifier;
   if (sid !== undefined && !opts.subscriptionIdentifiersAvailable) {
     throw new MqttProtocolError(0xa1, 'subscription identifiers are not supported');
@@ -71,10 +71,10 @@ export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
       }
       let r: AuthorizeSubscribeResult;
       try {
-        const x = opts.authorizeSubscribe!(conn, sub);
+        const x = opts.authorizeSubscribe!(conn.info, sub);
         r = isThenable(x) ? await x : x;
       } catch (err) {
-        conn.core.clientError(conn, new HookError('authorizeSubscribe', 0x80, err));
+        conn.host.clientError(conn.info, new HookError('authorizeSubscribe', 0x80, err));
         r = 0x80;
       }
       if (conn.state === ConnState.Closed) return;
@@ -94,13 +94,13 @@ function finishSubscribe(conn: Connection, p: SubscribePacket, codes: number[], 
     properties: refused ? conn.problem('some subscriptions were refused') : undefined,
   });
   const session = conn.session!;
-  for (const r of retained) conn.core.sendRetained(session, r.filter, r.qos, r.subscriptionId);
-  conn.core.events.emit('subscribe', conn, p.subscriptions, codes);
+  for (const r of retained) conn.host.sendRetained(session, r.filter, r.qos, r.subscriptionId);
+  conn.host.events.emit('subscribe', conn.info, p.subscriptions, codes);
 }
 
 /** Checks the broker's features and quotas; returns a SUBACK failure code, or -1 when the filter may go ahead. */
 function precheck(conn: Connection, sub: Subscription): number {
-  const opts = conn.core.options;
+  const opts = conn.host.options;
   const filter = sub.topicFilter;
   const shared = filter.startsWith('$share/');
   if (shared && !opts.sharedSubscriptionAvailable) return 0x9e;
@@ -112,7 +112,7 @@ function precheck(conn: Connection, sub: Subscription): number {
 
 /** Applies one subscription (prechecked) after the hook's verdict; returns its SUBACK reason code. */
 function subscribeOne(conn: Connection, sub: Subscription, subscriptionId: number, verdict: AuthorizeSubscribeResult, retained: RetainedRequest[]): number {
-  const core = conn.core;
+  const core = conn.host;
   let qos = Math.min(sub.qos, core.options.maximumQoS) as QoS;
   if (verdict === false) return 0x87;
   if (typeof verdict === 'number') {
@@ -142,7 +142,7 @@ function subscribeOne(conn: Connection, sub: Subscription, subscriptionId: numbe
 /** Handles UNSUBSCRIBE. */
 export function handleUnsubscribe(conn: Connection, p: UnsubscribePacket): void {
   const session = conn.session!;
-  const core = conn.core;
+  const core = conn.host;
   const codes: number[] = [];
   for (const filter of p.topicFilters) {
     const entry = session.subscriptions?.get(filter);
@@ -157,5 +157,5 @@ export function handleUnsubscribe(conn: Connection, p: UnsubscribePacket): void 
   }
   if (session.subscriptions?.size === 0) session.subscriptions = null;
   conn.sendPacket({ type: PacketType.UNSUBACK, packetId: p.packetId, reasonCodes: codes });
-  core.events.emit('unsubscribe', conn, p.topicFilters, codes);
+  core.events.emit('unsubscribe', conn.info, p.topicFilters, codes);
 }

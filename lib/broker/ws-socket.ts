@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import type { ClientSocket } from './connection.js';
+import type { ClientSocket } from './connection-contract.js';
 
 /** Backpressure threshold, as for net.Socket. */
 const HIGH_WATER_MARK = 16 * 1024;
@@ -14,6 +14,25 @@ function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
+}
+
+const kAdapter = Symbol('mqtt5.wsAdapter');
+type TaggedWebSocket = WebSocket & { [kAdapter]: WebSocketClientSocket };
+
+// WebSocket listeners shared by every connection (no closures per connection): `this` is the WebSocket.
+function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): void {
+  if (!isBinary) {
+    // MQTT-6.0.0-1: a text frame is a protocol violation; close the network connection.
+    this.close(1003, 'MQTT needs binary frames');
+    return;
+  }
+  this[kAdapter].emit('data', toBuffer(data));
+}
+function onWsError(this: TaggedWebSocket, err: Error): void {
+  this[kAdapter].emit('error', err);
+}
+function onWsClose(this: TaggedWebSocket): void {
+  this[kAdapter].emit('close');
 }
 
 /** A WebSocket seen as a {@link ClientSocket}: 'data', 'drain', 'error', 'close'; write/end/destroy/pause/resume. */
@@ -30,16 +49,11 @@ export class WebSocketClientSocket extends EventEmitter implements ClientSocket 
     super();
     this.remoteAddress = req.socket.remoteAddress;
     this.remotePort = req.socket.remotePort;
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (!isBinary) {
-        // MQTT-6.0.0-1: a text frame is a protocol violation; close the network connection.
-        ws.close(1003, 'MQTT needs binary frames');
-        return;
-      }
-      this.emit('data', toBuffer(data));
-    });
-    ws.on('error', (err: Error) => this.emit('error', err));
-    ws.on('close', () => this.emit('close'));
+    const tagged = ws as TaggedWebSocket;
+    tagged[kAdapter] = this;
+    tagged.on('message', onWsMessage as (this: WebSocket, data: RawData, isBinary: boolean) => void);
+    tagged.on('error', onWsError as (this: WebSocket, err: Error) => void);
+    tagged.on('close', onWsClose as (this: WebSocket) => void);
   }
 
   /** Bytes handed to the WebSocket and not yet written to its socket. */

@@ -2,7 +2,7 @@ import type { AuthenticateRequest, ClientInfo } from '../../../../lib/broker/aut
 
 /** A frozen ClientInfo as the broker would pass to a hook. */
 export function client(clientId: string, username?: string): ClientInfo {
-  return Object.freeze({ clientId, username, remoteAddress: '127.0.0.1', remotePort: 50000, transport: 'tcp', peerCertificate: undefined });
+  return Object.freeze({ clientId, username, remoteAddress: '127.0.0.1', remotePort: 50000, transport: 'tcp', protocolVersion: 5, peerCertificate: undefined });
 }
 
 /** A CONNECT authentication request. */

@@ -4,7 +4,7 @@
  * available without a data dir (for the life of the process); `durable` is false so the broker can skip
  * building records altogether. Embedding without a data dir stays as fast as before persistence.
  */
-import type { BrokerStore, BrokerStoreLoadStats } from './broker-store.js';
+import type { BrokerStore, BrokerStoreLoader, BrokerStoreLoadStats } from './broker-store.js';
 
 const DONE = Promise.resolve();
 const EMPTY: BrokerStoreLoadStats = Object.freeze({ sessions: 0, subscriptions: 0, outbound: 0, inbound: 0, retained: 0 });
@@ -25,7 +25,7 @@ export class MemoryBrokerStore implements BrokerStore {
   commit(): Promise<void> {
     return DONE;
   }
-  load(): BrokerStoreLoadStats {
+  load(_loader: BrokerStoreLoader): BrokerStoreLoadStats {
     return EMPTY;
   }
   close(): Promise<void> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import {
   DurableBrokerStore,
   MemoryBrokerStore,
+  type BrokerStore,
   type BrokerStoreLoader,
   type StoredInbound,
   type StoredMessage,
@@ -196,13 +197,14 @@ describe('DurableBrokerStore', () => {
 
 describe('MemoryBrokerStore', () => {
   it('is not durable, loads nothing and commits at once', async () => {
-    const s = new MemoryBrokerStore();
+    const s: BrokerStore = new MemoryBrokerStore();
     expect(s.durable).toBe(false);
     s.putRetained(message('t', 'p'));
     await expect(s.commit()).resolves.toBeUndefined();
     expect(s.commit()).toBe(s.commit());
     const seen: unknown[] = [];
-    expect(s.load({ session: seen.push, subscription: seen.push, outbound: seen.push, inbound: seen.push, retained: seen.push })).toEqual({
+    const see = (r: unknown): void => void seen.push(r);
+    expect(s.load({ session: see, subscription: see, outbound: see, inbound: see, retained: see })).toEqual({
       sessions: 0,
       subscriptions: 0,
       outbound: 0,

@@ -37,3 +37,4 @@ export { Queue } from './queue.js';
 export { ExponentialBackoff, type BackoffOptions } from './reconnect.js';
 export type { Authenticator } from './auth.js';
 export * from './errors.js';
+export { CLIENT_STORE_VERSION, DurableSessionStore, type DurableSessionStoreOptions } from './durable-store.js';

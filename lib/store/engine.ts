@@ -349,7 +349,7 @@ export class StoreEngine {
           throw new StoreCorruptError(this.file, 'store holds data but no format record');
         }
       }
-      this.writeSync(() => meta.put(FORMAT_KEY, { kind: options.kind, version: options.version } satisfies FormatRecord));
+      this.writeSync(() => meta.putSync(FORMAT_KEY, { kind: options.kind, version: options.version } satisfies FormatRecord));
       return;
     }
     if (typeof format !== 'object' || typeof format.kind !== 'string' || typeof format.version !== 'number') {
@@ -364,7 +364,7 @@ export class StoreEngine {
       if (migrate === undefined) throw new StoreVersionError(this.file, format.version, options.version);
       this.writeSync(() => {
         migrate(this);
-        meta.put(FORMAT_KEY, { kind: options.kind, version: v + 1 } satisfies FormatRecord);
+        meta.putSync(FORMAT_KEY, { kind: options.kind, version: v + 1 } satisfies FormatRecord);
       });
     }
   }

@@ -134,7 +134,7 @@ describe('store faults', () => {
       migrations: {
         2: (engine) => {
           const t = engine.table('t');
-          t.put('migrated', true);
+          t.putSync('migrated', true);
         },
       },
     });
@@ -147,8 +147,8 @@ describe('store faults', () => {
     const d = tempDir();
     const e = open(d);
     e.writeSync(() => {
-      e.table('t').put('x', 1);
-      e.table('meta').remove('format');
+      e.table('t').putSync('x', 1);
+      e.table('meta').removeSync('format');
     });
     await e.close();
     expect(() => open(d)).toThrow(expect.objectContaining({ code: 'STORE_CORRUPT' }));
@@ -184,6 +184,6 @@ describe('store faults', () => {
     expect(failed).toMatchObject({ code: 'STORE_FULL', path: e.file });
     e.put(t, 'tiny', 1);
     await expect(e.commit()).rejects.toBe(failed);
-    expect(() => e.writeSync(() => t.put('x', 1))).toThrow(StoreFullError);
+    expect(() => e.writeSync(() => t.putSync('x', 1))).toThrow(StoreFullError);
   });
 });

@@ -51,6 +51,8 @@ export class DurableSessionStore implements SessionStore {
   private readonly shifted = new Set<OutgoingMessage>();
   private sweepScheduled = false;
   private readonly sweep = (): void => this.deleteShifted();
+  /** The messages found at open (queued and in flight), in their original order: what a restart will send. */
+  readonly restored: readonly OutgoingMessage[];
 
   private constructor(engine: StoreEngine, clientId: string | undefined) {
     this.engine = engine;
@@ -64,7 +66,7 @@ export class DurableSessionStore implements SessionStore {
         throw new StoreOpenError(engine.dir, `session store belongs to client id "${stored}", not "${clientId}"`);
       }
     }
-    this.restore();
+    this.restored = this.restore();
   }
 
   /**
@@ -88,7 +90,8 @@ export class DurableSessionStore implements SessionStore {
     }
   }
 
-  private restore(): void {
+  private restore(): OutgoingMessage[] {
+    const restored: OutgoingMessage[] = [];
     for (const { key, value } of this.out.getRange()) {
       const seq = key as number;
       const rec = value as OutRecord;
@@ -97,8 +100,10 @@ export class DurableSessionStore implements SessionStore {
       if (seq >= this.nextSeq) this.nextSeq = seq + 1;
       if (rec.state === 'queued') this.mem.pushPending(msg);
       else this.mem.setInflight(msg);
+      restored.push(msg);
     }
     for (const { key } of this.incomingTable.getRange()) this.mem.addIncoming(key as number);
+    return restored;
   }
 
   /** Writes `msg`'s record under its sequence number (assigning one on first write). */

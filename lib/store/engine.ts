@@ -119,7 +119,8 @@ export class StoreEngine {
     this.file = join(dir, DATA_FILE);
     this.root = root;
     this.sync = sync;
-    for (const name of ['meta', ...tableNames]) this.tables.set(name, root.openDB({ name }));
+    // Shared msgpack structures: field names are stored once per table, not in every record.
+    for (const name of ['meta', ...tableNames]) this.tables.set(name, root.openDB({ name, sharedStructuresKey: Symbol.for('structures') }));
     if (sync === 'periodic') {
       this.flushTimer = setInterval(() => this.flushOs(), flushIntervalMs);
       this.flushTimer.unref();

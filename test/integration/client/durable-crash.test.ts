@@ -36,7 +36,7 @@ describe('client crash with DurableSessionStore', () => {
     const { tcp } = await broker.listen({ tcp: { port: 0, host: '127.0.0.1' } });
     const port = tcp!.port;
     const counts = new Map<number, number>();
-    // How often the broker routed each message: tells a re-sent publish from a duplicate delivery.
+    // How often the broker routed each message: tells a publish sent twice from a duplicate delivery.
     const routed = new Map<number, number>();
     broker.on('publish', (m) => {
       if (m.topic.startsWith('crash/')) routed.set(Number(m.topic.slice(6)), (routed.get(Number(m.topic.slice(6))) ?? 0) + 1);
@@ -92,7 +92,7 @@ describe('client crash with DurableSessionStore', () => {
         else if (n > 1) qos1dups++;
       }
       console.log(`client crash: ${accepted + 1} accepted, ${counts.size} delivered, ${missing.length} missing, ${qos2dups.length} QoS 2 duplicates, ${qos1dups} QoS 1 duplicates`);
-      if (qos2dups.length > 0) console.log(`QoS 2 duplicates (id: routed by the broker): ${qos2dups.map((i) => `${i}: ${routed.get(i)}`).join(', ')}`);
+      if (qos2dups.length > 0) console.log(`QoS 2 duplicates (id: times routed by the broker): ${qos2dups.map((i) => `${i}: ${routed.get(i)}`).join(', ')}`);
       expect(missing).toEqual([]);
       expect(qos2dups).toEqual([]);
     } finally {

@@ -60,6 +60,7 @@ describe('DurableSessionStore', () => {
     s.pushPending(msg(3, 2));
     s = await reopen(s, dir);
     expect(s.pendingCount).toBe(2);
+    expect(s.restored.map((m) => m.packet.topic)).toEqual(['t/1', 't/3']);
     const restored = drainPending(s);
     expect(payloads(restored)).toEqual(['p1', 'p3']);
     expect(restored[1]!.packet).toMatchObject({ topic: 't/3', qos: 2, retain: false, properties: { userProperties: [['n', '3']], messageExpiryInterval: 60 } });

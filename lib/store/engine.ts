@@ -55,8 +55,6 @@ export interface StoreEngineOptions {
    * inside a synchronous write transaction.
    */
   readonly migrations?: Readonly<Record<number, (engine: StoreEngine) => void>>;
-  /** Upper bound of the memory map (bytes); default lets lmdb grow it. Used by tests to provoke a full store. */
-  readonly mapSize?: number;
 }
 
 /** The record of the store's identity and layout, under {@link FORMAT_KEY} in the `meta` table. */
@@ -159,7 +157,6 @@ export class StoreEngine {
         // Without overlapping sync a commit's promise settles after its fsync, and a failed commit
         // leaves no internal flush promise rejected without a handler (which would crash the process).
         overlappingSync: false,
-        ...(options.mapSize !== undefined ? { mapSize: options.mapSize } : {}),
       });
     } catch (error) {
       throw new StoreOpenError(file, `cannot open the data file: ${(error as Error).message}`, { cause: error });

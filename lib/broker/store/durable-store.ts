@@ -18,8 +18,6 @@ export interface DurableBrokerStoreOptions {
   readonly sync?: SyncMode;
   /** With `periodic`: fsync interval, default 1000 ms. */
   readonly flushIntervalMs?: number;
-  /** Upper bound of the memory map in bytes (tests use it to fill the store). */
-  readonly mapSize?: number;
 }
 
 const TABLES = ['sessions', 'subscriptions', 'outbound', 'inbound', 'retained'] as const;
@@ -55,7 +53,6 @@ export class DurableBrokerStore implements BrokerStore {
         tables: TABLES,
         ...(options.sync !== undefined ? { sync: options.sync } : {}),
         ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
-        ...(options.mapSize !== undefined ? { mapSize: options.mapSize } : {}),
       }),
     );
   }

@@ -34,3 +34,15 @@ export {
 } from './session.js';
 export type { Authenticator } from './auth.js';
 export * from './errors.js';
+export { CLIENT_STORE_VERSION, DurableSessionStore, type DurableSessionStoreOptions } from './durable-store.js';
+export {
+  StoreClosedError,
+  StoreCorruptError,
+  StoreError,
+  StoreFullError,
+  StoreOpenError,
+  StoreVersionError,
+  StoreWriteError,
+  type StoreErrorCode,
+  type SyncMode,
+} from '../store/index.js';

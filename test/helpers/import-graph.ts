@@ -13,13 +13,14 @@ export type ImportGraph = Map<string, string[]>;
 /** Files of a layer that other layers may import: its public entry and its internal entry for siblings. */
 export const LAYER_ENTRIES = ['index.ts', 'internal.ts'];
 
-/** Which layers each layer may import (downward only: codec, store ← client/broker ← nest ← cli); '' is the package root, lib/index.ts. */
+/** Which layers each layer may import (downward only: codec, store ← client/broker ← nest ← health, cli); '' is the package root, lib/index.ts. */
 export const LAYER_DEPENDENCIES: Record<string, readonly string[]> = {
   codec: [],
   store: [],
   client: ['codec', 'store'],
   broker: ['codec', 'store'],
   nest: ['codec', 'client', 'broker'],
+  health: ['codec', 'client', 'broker', 'nest'],
   cli: ['codec', 'client', 'broker', 'nest'],
   '': ['codec', 'client', 'broker', 'nest'],
 };

@@ -34,8 +34,8 @@ describe('the checker itself', () => {
   it('flags imports into a layer past its entries, upward or sideways, and internal entries at the root', () => {
     expect(findLayerViolations(sample)).toEqual([
       'lib/nest/x.ts → lib/broker/a.ts: import lib/broker/index.ts (or lib/broker/internal.ts), not a file inside the layer',
-      "lib/client/y.ts → lib/nest/x.ts: layer 'client' may not import layer 'nest' (only codec)",
-      "lib/client/y.ts → lib/broker/index.ts: layer 'client' may not import layer 'broker' (only codec)",
+      "lib/client/y.ts → lib/nest/x.ts: layer 'client' may not import layer 'nest' (only codec, store)",
+      "lib/client/y.ts → lib/broker/index.ts: layer 'client' may not import layer 'broker' (only codec, store)",
       'lib/index.ts → lib/broker/internal.ts: the package root exposes only public entries, never an internal one',
     ]);
   });

@@ -28,6 +28,7 @@ import {
 } from './protocol.js';
 import { isRecord, toUserProperties, unwrapRecord, type Mqtt5RecordOptions } from './record.js';
 import { JsonDeserializer, JsonSerializer, type Mqtt5Deserializer, type Mqtt5Serializer } from './serializers.js';
+import { validateClientOptions } from './options-validation.js';
 
 /** Reason code of a PUBACK/PUBREC saying nobody subscribes to the topic. */
 const RC_NO_MATCHING_SUBSCRIBERS = 0x10;
@@ -72,6 +73,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
 
   constructor(private readonly options: Mqtt5ClientOptions = {}) {
     super();
+    validateClientOptions(options); // throws Mqtt5OptionsError naming the option
     this.payloadSerializer = options.serializer ?? new JsonSerializer();
     this.payloadDeserializer = options.deserializer ?? new JsonDeserializer();
     this.qos = options.qos ?? DEFAULT_QOS;

@@ -24,6 +24,7 @@ import { buildReply } from './reply.js';
 import { unwrapRecord } from './record.js';
 import { JsonDeserializer, JsonSerializer, type Mqtt5Deserializer, type Mqtt5Serializer } from './serializers.js';
 import { buildSubscription, filtersOverlap } from './topic-pattern.js';
+import { validateServerOptions } from './options-validation.js';
 
 /** PUBACK/PUBREC reason codes the server acknowledges with. */
 const RC_SUCCESS = 0x00;
@@ -93,6 +94,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
 
   constructor(private readonly options: Mqtt5ServerOptions = {}) {
     super();
+    validateServerOptions(options); // throws Mqtt5OptionsError naming the option
     this.payloadSerializer = options.serializer ?? new JsonSerializer();
     this.payloadDeserializer = options.deserializer ?? new JsonDeserializer();
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;

@@ -35,6 +35,6 @@ export {
   type SessionStore,
 } from './session.js';
 export { Queue } from './queue.js';
-export { ExponentialBackoff, type BackoffOptions } from './reconnect.js';
+export { ExponentialBackoff, DEFAULT_RECONNECT, reconnectBackoff, type BackoffOptions } from './reconnect.js';
 export type { Authenticator } from './auth.js';
 export * from './errors.js';

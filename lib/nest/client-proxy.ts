@@ -29,6 +29,7 @@ import {
 import { isRecord, toUserProperties, unwrapRecord, type Mqtt5RecordOptions } from './record.js';
 import { JsonDeserializer, JsonSerializer, type Mqtt5Deserializer, type Mqtt5Serializer } from './serializers.js';
 import { validateClientOptions } from './options-validation.js';
+import { toTransportError } from './transport-errors.js';
 
 /** Reason code of a PUBACK/PUBREC saying nobody subscribes to the topic. */
 const RC_NO_MATCHING_SUBSCRIBERS = 0x10;
@@ -120,7 +121,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
         this.connected = false;
       }
       await client.disconnect().catch(() => undefined); // releases what the failed attempt holds; `err` is what matters
-      throw err;
+      throw toTransportError(err, { url: client.connection.brokerUrl });
     });
     this.connecting = connecting;
     return connecting;

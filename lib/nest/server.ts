@@ -25,6 +25,7 @@ import { unwrapRecord } from './record.js';
 import { JsonDeserializer, JsonSerializer, type Mqtt5Deserializer, type Mqtt5Serializer } from './serializers.js';
 import { buildSubscription, filtersOverlap } from './topic-pattern.js';
 import { validateServerOptions } from './options-validation.js';
+import { toTransportError } from './transport-errors.js';
 
 /** PUBACK/PUBREC reason codes the server acknowledges with. */
 const RC_SUCCESS = 0x00;
@@ -132,7 +133,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     try {
       await this.start();
     } catch (err) {
-      callback(err);
+      callback(toTransportError(err, { url: this.client?.connection.brokerUrl }));
       return;
     }
     callback();

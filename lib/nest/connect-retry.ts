@@ -10,6 +10,9 @@
 import {
   ClientClosedError,
   ConnackError,
+  ConnectFailedError,
+  ConnectionLostError,
+  DisconnectedError,
   reconnectBackoff,
   withoutCredentials,
   type ConnectOptions,
@@ -46,6 +49,17 @@ export interface ConnectRetryOptions {
  */
 const FINAL_REFUSALS = new Set([0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
 
+/**
+ * Whether another attempt may succeed: no connection could be made (network, TLS, timeout, closed
+ * before CONNACK), a refusal that is not final (server busy / unavailable …), or the server ended
+ * the handshake with a DISCONNECT. Anything else (a final refusal, a failed authenticator, a
+ * client already connected) is reported at once.
+ */
+function retryable(error: unknown): boolean {
+  if (error instanceof ConnackError) return !FINAL_REFUSALS.has(error.reasonCode);
+  return error instanceof ConnectFailedError || error instanceof ConnectionLostError || error instanceof DisconnectedError;
+}
+
 /** Connects `client`, retrying an unreachable broker; see the file comment. */
 export async function connectWithRetry(client: MqttClient, options: ConnectRetryOptions, logger: Mqtt5Logger): Promise<ConnackPacket> {
   const url = withoutCredentials(options.url ?? client.connection.brokerUrl);
@@ -79,8 +93,8 @@ export async function connectWithRetry(client: MqttClient, options: ConnectRetry
         error = e;
       }
       if (signal?.aborted) throw closed(error);
-      if (error instanceof ConnackError && FINAL_REFUSALS.has(error.reasonCode)) throw toTransportError(error, { url });
       if (error instanceof ClientClosedError && !expired) throw closed(error);
+      if (!(error instanceof ClientClosedError) && !retryable(error)) throw toTransportError(error, { url });
       const message = error instanceof Error ? error.message : String(error);
       if (expired || attempt >= connectAttempts || performance.now() >= deadline) {
         const why = expired || performance.now() >= deadline ? `gave up after ${connectTimeout} ms (connectTimeout): ${message}` : message;

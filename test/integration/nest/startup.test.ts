@@ -10,7 +10,7 @@ import net from 'node:net';
 import { MqttBroker } from '../../../lib/broker/index.js';
 import { MessageReceiver, MqttClient, TcpConnection } from '../../../lib/client/index.js';
 import { connectWithRetry } from '../../../lib/nest/connect-retry.js';
-import { Mqtt5ClosedError, Mqtt5ConnectFailedError, Mqtt5ConnectionRefusedError } from '../../../lib/nest/index.js';
+import { Mqtt5ClosedError, Mqtt5ConnectFailedError, Mqtt5ConnectionRefusedError, Mqtt5TransportError } from '../../../lib/nest/index.js';
 import { logClientLifecycle, type Mqtt5Logger } from '../../../lib/nest/lifecycle-log.js';
 import { deferred, withTimeout, type Deferred } from '../../helpers/wait.js';
 
@@ -156,6 +156,40 @@ describe('connectWithRetry', () => {
     );
     expect(error).toBeInstanceOf(Mqtt5ConnectionRefusedError);
     expect(error).toMatchObject({ code: 'CONNECTION_REFUSED', reasonCode: 0x86, reasonName: 'Bad User Name or Password' });
+    expect(logger.lines).toEqual([]);
+  });
+});
+
+describe('connectWithRetry: what is retried', () => {
+  it('a refusal that may pass (0x89 Server busy) is retried; connects once the broker accepts', async () => {
+    const port = await freePort();
+    let refusals = 2;
+    const broker = new MqttBroker({ authenticate: () => (refusals-- > 0 ? { reasonCode: 0x89 } : true) });
+    await broker.listen({ tcp: { port, host: '127.0.0.1' } });
+    cleanup.push(() => broker.close());
+    const logger = new RecordingLogger();
+    const c = client(port);
+    await connectWithRetry(c, { connectOptions: {}, connectAttempts: 5, connectTimeout: 0, clientOptions: FAST }, logger);
+    expect(c.state).toBe('connected');
+    expect(logger.lines.map((l) => l.message)).toEqual([
+      expect.stringMatching(/\(attempt 1 of 5\): Connection refused: Server busy; retrying in \d+ ms$/),
+      expect.stringMatching(/\(attempt 2 of 5\): Connection refused: Server busy; retrying in \d+ ms$/),
+    ]);
+  });
+
+  it('a misuse is not retried: connecting a connected client fails at once with INVALID_STATE', async () => {
+    const port = await freePort();
+    const broker = await startBroker(port);
+    cleanup.push(() => broker.close());
+    const c = client(port);
+    await c.connect();
+    const logger = new RecordingLogger();
+    const error = await connectWithRetry(c, { connectOptions: {}, connectAttempts: 5, connectTimeout: 0, clientOptions: FAST }, logger).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Mqtt5TransportError);
+    expect(error).toMatchObject({ code: 'INVALID_STATE' });
     expect(logger.lines).toEqual([]);
   });
 });

@@ -47,7 +47,7 @@ export interface ReplicaOptions {
   delayMs?: [number, number];
   /** Session expiry of each replica (s); default 0 (the session ends with the process). */
   sessionExpiryInterval?: number;
-  /** Time allowed for a replica to start; default 20 s. */
+  /** Time allowed for a replica to start; default 60 s (a TypeScript child process on a loaded machine). */
   startTimeoutMs?: number;
 }
 
@@ -146,7 +146,7 @@ export async function startReplicas(options: ReplicaOptions): Promise<Replicas> 
       }
     });
     try {
-      await withTimeout(ready.promise, options.startTimeoutMs ?? 20_000, `replica ${index} to start`);
+      await withTimeout(ready.promise, options.startTimeoutMs ?? 60_000, `replica ${index} to start`);
     } catch (error) {
       if (replica.running) child.kill('SIGKILL');
       await replica.exited;

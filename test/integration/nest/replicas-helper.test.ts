@@ -50,5 +50,5 @@ describe('replica helper', () => {
     const last = await send(99);
     expect(last.replica).not.toBe(first);
     expect(last.replica).not.toBe(second);
-  }, 90_000);
+  }, 240_000);
 });

@@ -2,7 +2,7 @@
  * Broker options: limits with safe defaults, feature switches announced in CONNACK, hooks and stores.
  * {@link resolveOptions} validates user input once, so the hot path reads plain numbers.
  */
-import type { QoS } from '../codec/index.js';
+import { ErrorCode, type MqttErrorDetails, type QoS } from '../codec/index.js';
 import type { Authenticate, AuthorizePublish, AuthorizeSubscribe } from './auth.js';
 import type { RetainedStore, SessionStore } from './store.js';
 
@@ -119,9 +119,17 @@ export interface ResolvedOptions {
   readonly authorizeSubscribe: AuthorizeSubscribe | undefined;
 }
 
-/** Thrown by the constructor of {@link MqttBroker} for an option out of range. */
-export class BrokerOptionsError extends RangeError {
+/** Thrown by the constructor of {@link MqttBroker} for an option out of range; `option` names it. */
+export class BrokerOptionsError extends RangeError implements MqttErrorDetails {
   override readonly name = 'BrokerOptionsError';
+  readonly code: string = ErrorCode.INVALID_OPTION;
+  constructor(
+    message: string,
+    /** The option at fault, e.g. `maxConnections`. */
+    readonly option?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The defaults, exported for documentation and tests. */
@@ -146,13 +154,13 @@ export const DEFAULT_OPTIONS = {
 function int(name: string, v: number | undefined, def: number, min: number, max: number): number {
   if (v === undefined) return def;
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new BrokerOptionsError(`option ${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+    throw new BrokerOptionsError(`option ${name} must be an integer in ${min}..${max}, got ${String(v)}`, name);
   }
   return v;
 }
 
 function hook<T>(name: string, v: T | undefined): T | undefined {
-  if (v !== undefined && typeof v !== 'function') throw new BrokerOptionsError(`option ${name} must be a function`);
+  if (v !== undefined && typeof v !== 'function') throw new BrokerOptionsError(`option ${name} must be a function`, name);
   return v;
 }
 
@@ -161,7 +169,7 @@ export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
   const d = DEFAULT_OPTIONS;
   const policy = o.queueFullPolicy ?? d.queueFullPolicy;
   if (policy !== 'dropNew' && policy !== 'dropOldest') {
-    throw new BrokerOptionsError(`option queueFullPolicy must be 'dropNew' or 'dropOldest'`);
+    throw new BrokerOptionsError(`option queueFullPolicy must be 'dropNew' or 'dropOldest'`, 'queueFullPolicy');
   }
   return {
     maxConnections: int('maxConnections', o.maxConnections, d.maxConnections, 1, 10_000_000),

@@ -4,7 +4,7 @@
  * that said no.
  */
 import { ConnackError, ConnectTimeoutError, MqttClientError } from '../client/index.js';
-import { reasonCodeName } from '../codec/index.js';
+import { ErrorCode, reasonCodeName, type MqttErrorDetails } from '../codec/index.js';
 
 /** Process exit codes (also listed in `nest-mqtt5 --help`). */
 export const ExitCode = {
@@ -24,16 +24,28 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** An error that ends the command with a given exit code; its message is printed as is. */
-export class CliError extends Error {
+export class CliError extends Error implements MqttErrorDetails {
   override name = 'CliError';
+  /** Stable code matching the exit code: `FAILED`, `USAGE`, `CONNECTION_REFUSED` or `TIMEOUT`. */
+  readonly code: string;
   constructor(
     message: string,
     readonly exitCode: ExitCodeValue = ExitCode.Failure,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = EXIT_CODE_ERRORS[exitCode];
   }
 }
+
+/** The error code of each exit code (exit 0 never comes with an error). */
+const EXIT_CODE_ERRORS: Record<ExitCodeValue, string> = {
+  [ExitCode.Ok]: ErrorCode.FAILED,
+  [ExitCode.Failure]: ErrorCode.FAILED,
+  [ExitCode.Usage]: ErrorCode.USAGE,
+  [ExitCode.Refused]: ErrorCode.CONNECTION_REFUSED,
+  [ExitCode.Timeout]: ErrorCode.TIMEOUT,
+};
 
 /** The command line cannot work as given (exit code 2). */
 export class UsageError extends CliError {

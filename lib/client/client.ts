@@ -39,7 +39,7 @@ import {
 import type { Authenticator } from './auth.js';
 import { buildConnect, checkPublishAllowed, checkSubscribeAllowed, toBuffer, validateSubscribe } from './build.js';
 import type { Connection, MqttStream } from './connection.js';
-import { asClientError, asConnectionError, asPublishError, asRequestError, errorMessage } from './error-utils.js';
+import { asClientError, asConnectFailure, asConnectionError, asPublishError, asRequestError, errorMessage } from './error-utils.js';
 import {
   AuthenticationError,
   ClientClosedError,
@@ -305,7 +305,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
         link.destroy();
         this.connection.close();
       }
-      throw error instanceof MqttClientError ? error : asConnectionError(error, this.connection.brokerUrl);
+      throw asConnectFailure(error, this.connection.brokerUrl);
     } finally {
       clearTimeout(timer);
       this.handshake = undefined;

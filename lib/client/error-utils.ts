@@ -1,6 +1,13 @@
 /** Conversions of thrown values into the client's typed errors. @internal */
 import { MqttProtocolError } from '../codec/index.js';
-import { ConnectionLostError, MqttClientError, PublishError, SubscribeError, UnsubscribeError } from './errors.js';
+import {
+  ConnectFailedError,
+  ConnectionLostError,
+  MqttClientError,
+  PublishError,
+  SubscribeError,
+  UnsubscribeError,
+} from './errors.js';
 
 /** The reason code a thrown value carries, else 0x80 Unspecified error. */
 export function reasonOf(error: unknown): number {
@@ -31,8 +38,21 @@ export function asClientError(error: unknown): MqttClientError {
   return new MqttClientError(reasonOf(error), errorMessage(error), { cause: error });
 }
 
-/** A failure to open the network connection. */
+/** A failure to open the network connection: ConnectFailedError ("could not connect", not "lost"). */
 export function asConnectionError(error: unknown, url: string): MqttClientError {
   if (error instanceof MqttClientError) return error;
-  return new ConnectionLostError(reasonOf(error), `Cannot connect to ${url}: ${errorMessage(error)}`, { cause: error });
+  return new ConnectFailedError(reasonOf(error), `Cannot connect to ${url}: ${errorMessage(error)}`, { cause: error });
+}
+
+/**
+ * The error a connection attempt fails with. A connection that closed before its CONNACK was never
+ * established, so the link's ConnectionLostError becomes a ConnectFailedError (same reason code and
+ * message, the original as `cause`); the attempt's other typed errors (ConnackError,
+ * ConnectTimeoutError, ClientClosedError, …) pass through.
+ */
+export function asConnectFailure(error: unknown, url: string): MqttClientError {
+  if (error instanceof ConnectionLostError) {
+    return new ConnectFailedError(error.reasonCode, `Cannot connect to ${url}: ${error.message}`, { cause: error });
+  }
+  return asConnectionError(error, url);
 }

@@ -1,10 +1,14 @@
 /**
- * Typed errors of the MQTT client. Every error carries `reasonCode`: the MQTT v5 reason code that
- * best describes the failure — the one the server sent when the server refused something, or the
- * one the client applied locally (e.g. 0x95 for a publish larger than the server accepts).
+ * Typed errors of the MQTT client. Every error carries a stable string `code` (see `ErrorCode` in
+ * the codec), `reasonCode`: the MQTT v5 reason code that best describes the failure — the one the
+ * server sent when the server refused something, or the one the client applied locally (e.g. 0x95
+ * for a publish larger than the server accepts) — and its `reasonName`.
  */
 import {
+  ErrorCode,
+  reasonCodeKey,
   reasonCodeName,
+  type MqttErrorDetails,
   type AckPacket,
   type ConnackPacket,
   type DisconnectPacket,
@@ -12,8 +16,16 @@ import {
 } from '../codec/index.js';
 
 /** Base class of every error the client reports. */
-export class MqttClientError extends Error {
+export class MqttClientError extends Error implements MqttErrorDetails {
   override name = 'MqttClientError';
+  /**
+   * Stable machine-readable code. Refusals (PublishError, SubscribeError, …) use the reason code's
+   * key (`NOT_AUTHORIZED`, `PACKET_TOO_LARGE`, `QUOTA_EXCEEDED`, …); the connection-level classes
+   * have a fixed one (`CONNECTION_REFUSED`, `CONNECT_FAILED`, `CONNECTION_LOST`, …).
+   */
+  readonly code: string;
+  /** The spec name of `reasonCode`, e.g. `Not authorized`. */
+  readonly reasonName: string;
   constructor(
     /** MQTT v5 reason code describing the failure (0x80 Unspecified error when nothing more precise applies). */
     readonly reasonCode: number,
@@ -21,12 +33,15 @@ export class MqttClientError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message ?? reasonCodeName(reasonCode), options);
+    this.code = reasonCodeKey(reasonCode);
+    this.reasonName = reasonCodeName(reasonCode);
   }
 }
 
 /** The server refused the connection: its CONNACK carried a reason code of 0x80 or above. */
 export class ConnackError extends MqttClientError {
   override name = 'ConnackError';
+  override readonly code: string = ErrorCode.CONNECTION_REFUSED;
   constructor(
     /** The refusing CONNACK (its properties may hold a reasonString or a serverReference). */
     readonly connack: ConnackPacket,
@@ -66,6 +81,7 @@ export class UnsubscribeError extends MqttClientError {
 /** The server closed the connection with a DISCONNECT packet; `reasonCode` is the one it sent. */
 export class DisconnectedError extends MqttClientError {
   override name = 'DisconnectedError';
+  override readonly code: string = ErrorCode.DISCONNECTED;
   constructor(
     /** The server's DISCONNECT (properties may hold a reasonString or a serverReference). */
     readonly packet: DisconnectPacket,
@@ -86,11 +102,23 @@ export class DisconnectedError extends MqttClientError {
  */
 export class ConnectionLostError extends MqttClientError {
   override name = 'ConnectionLostError';
+  override readonly code: string = ErrorCode.CONNECTION_LOST;
 }
 
-/** Opening the network connection or waiting for CONNACK took longer than `connectTimeout`. */
-export class ConnectTimeoutError extends MqttClientError {
+/**
+ * No connection could be made: the network connection could not be opened (refused, unreachable,
+ * DNS, TLS failure) or it closed before a CONNACK arrived. Distinct from {@link ConnectionLostError},
+ * which means an established connection ended. `cause` holds the underlying error.
+ */
+export class ConnectFailedError extends MqttClientError {
+  override name = 'ConnectFailedError';
+  override readonly code: string = ErrorCode.CONNECT_FAILED;
+}
+
+/** Opening the network connection or waiting for CONNACK took longer than `connectTimeout` (a kind of {@link ConnectFailedError}). */
+export class ConnectTimeoutError extends ConnectFailedError {
   override name = 'ConnectTimeoutError';
+  override readonly code: string = ErrorCode.CONNECT_TIMEOUT;
   constructor(timeoutMs: number) {
     super(0x80, `No CONNACK within ${timeoutMs} ms`);
   }
@@ -99,6 +127,7 @@ export class ConnectTimeoutError extends MqttClientError {
 /** Enhanced authentication failed on the client side (the authenticator threw, or the server switched method). */
 export class AuthenticationError extends MqttClientError {
   override name = 'AuthenticationError';
+  override readonly code: string = ErrorCode.AUTHENTICATION_FAILED;
 }
 
 /**
@@ -107,6 +136,7 @@ export class AuthenticationError extends MqttClientError {
  */
 export class ClientClosedError extends MqttClientError {
   override name = 'ClientClosedError';
+  override readonly code: string = ErrorCode.CLOSED;
   constructor(reasonCode = 0) {
     super(reasonCode, 'The client was closed by disconnect()');
   }
@@ -115,6 +145,7 @@ export class ClientClosedError extends MqttClientError {
 /** The operation needs a connection and the client is not connected nor reconnecting. */
 export class NotConnectedError extends MqttClientError {
   override name = 'NotConnectedError';
+  override readonly code: string = ErrorCode.NOT_CONNECTED;
   constructor(message = 'The client is not connected') {
     super(0x80, message);
   }
@@ -123,6 +154,7 @@ export class NotConnectedError extends MqttClientError {
 /** The bounded queue of publishes waiting to be sent is full (`maxPendingPublishes`); reason code 0x97 Quota exceeded. */
 export class QueueFullError extends MqttClientError {
   override name = 'QueueFullError';
+  override readonly code: string = ErrorCode.QUEUE_FULL;
   constructor(limit: number) {
     super(0x97, `${limit} publishes are already waiting to be sent (maxPendingPublishes)`);
   }
@@ -131,6 +163,7 @@ export class QueueFullError extends MqttClientError {
 /** A method was called in a state that does not allow it (e.g. `connect()` while already connected). */
 export class ClientStateError extends MqttClientError {
   override name = 'ClientStateError';
+  override readonly code: string = ErrorCode.INVALID_STATE;
   constructor(message: string) {
     super(0x80, message);
   }
@@ -139,6 +172,7 @@ export class ClientStateError extends MqttClientError {
 /** `recv()` on a {@link MessageReceiver} that was closed and has no buffered message left. */
 export class ReceiverClosedError extends MqttClientError {
   override name = 'ReceiverClosedError';
+  override readonly code: string = ErrorCode.RECEIVER_CLOSED;
   constructor(message = 'The message receiver is closed') {
     super(0x80, message);
   }

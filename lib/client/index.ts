@@ -23,6 +23,7 @@ export { TcpConnection, type TcpConnectionOptions } from './tcp.js';
 export { TlsConnection, type TlsConnectionOptions } from './tls.js';
 export { WebSocketConnection, type WebSocketConnectionOptions } from './websocket.js';
 export { connectionFromUrl, type ConnectionFromUrlOptions } from './url.js';
+export { withoutCredentials } from './redact-url.js';
 export { MessageReceiver, type MessageReceiverOptions, type MqttMessage } from './receiver.js';
 export type { MessageHandler, MessageSink } from './subscriptions.js';
 export {

@@ -5,4 +5,4 @@
  */
 export { Queue } from './queue.js';
 export { ClientSession } from './session.js';
-export { ExponentialBackoff, type BackoffOptions } from './reconnect.js';
+export { ExponentialBackoff, DEFAULT_RECONNECT, reconnectBackoff, type BackoffOptions } from './reconnect.js';

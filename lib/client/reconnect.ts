@@ -56,3 +56,25 @@ export class ExponentialBackoff {
     this.attempts = 0;
   }
 }
+
+/** Reconnect delays when the client options leave them unset (ms; jitter as a fraction). */
+export const DEFAULT_RECONNECT = { initialReconnectDelay: 1000, maxReconnectDelay: 32000, reconnectJitter: 0.5 } as const;
+
+/**
+ * The backoff the client options describe (`initialReconnectDelay`, `maxReconnectDelay`,
+ * `reconnectJitter`, `random`), defaults applied — the one way to derive it, for the client's
+ * reconnects and for a transport retrying its first connection with the same policy.
+ */
+export function reconnectBackoff(options: {
+  initialReconnectDelay?: number;
+  maxReconnectDelay?: number;
+  reconnectJitter?: number;
+  random?: () => number;
+}): ExponentialBackoff {
+  return new ExponentialBackoff({
+    initialDelay: options.initialReconnectDelay ?? DEFAULT_RECONNECT.initialReconnectDelay,
+    maxDelay: options.maxReconnectDelay ?? DEFAULT_RECONNECT.maxReconnectDelay,
+    jitter: options.reconnectJitter ?? DEFAULT_RECONNECT.reconnectJitter,
+    random: options.random,
+  });
+}

@@ -1,5 +1,6 @@
 import WebSocket, { createWebSocketStream, type ClientOptions } from 'ws';
 import type { Connection, MqttStream } from './connection.js';
+import { withoutCredentials } from './redact-url.js';
 
 /** Options of {@link WebSocketConnection}. */
 export interface WebSocketConnectionOptions {
@@ -81,11 +82,3 @@ export class WebSocketConnection implements Connection {
 
 /** Errors after a failed or aborted handshake were already reported by the rejection. */
 function ignore(): void {}
-
-/** The URL as shown in `brokerUrl`, errors and logs: user and password removed (they stay in the URL used to connect). */
-function withoutCredentials(url: string | URL): string {
-  const shown = new URL(String(url));
-  shown.username = '';
-  shown.password = '';
-  return shown.href;
-}

@@ -1,19 +1,27 @@
-import { reasonCodeName } from './reason-codes.js';
+import type { MqttErrorDetails } from './error-codes.js';
+import { reasonCodeKey, reasonCodeName } from './reason-codes.js';
 
 /**
  * A violation of the MQTT v5 protocol, found while decoding, encoding or processing a packet.
  * `reasonCode` is the v5 reason code the peer should receive (e.g. in a DISCONNECT or an ack):
  * 0x81 malformed packet, 0x82 protocol error, 0x95 packet too large, …
  */
-export class MqttProtocolError extends Error {
+export class MqttProtocolError extends Error implements MqttErrorDetails {
   // `string`, not the literal, so that subclasses (e.g. a broker's hook error) can name themselves.
   override readonly name: string = 'MqttProtocolError';
+  /** The reason code's key, e.g. `MALFORMED_PACKET`, `PROTOCOL_ERROR`, `PACKET_TOO_LARGE`. */
+  readonly code: string;
+  /** The spec name of `reasonCode`. */
+  readonly reasonName: string;
   constructor(
     /** The MQTT v5 reason code that describes the failure. */
     readonly reasonCode: number,
     message?: string,
+    options?: { cause?: unknown },
   ) {
-    super(message ?? reasonCodeName(reasonCode));
+    super(message ?? reasonCodeName(reasonCode), options);
+    this.code = reasonCodeKey(reasonCode);
+    this.reasonName = reasonCodeName(reasonCode);
   }
 }
 

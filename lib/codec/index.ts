@@ -2,6 +2,7 @@
 export * from './packets.js';
 export * from './reason-codes.js';
 export * from './errors.js';
+export * from './error-codes.js';
 export * from './properties.js';
 export * from './encode.js';
 export * from './acks.js';

@@ -51,57 +51,75 @@ export const ReasonCode = {
 
 const { CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH } = PacketType;
 
+/** One row of {@link REASON_CODES}. */
+export interface ReasonCodeInfo {
+  /** The reason code's value. */
+  readonly code: number;
+  /**
+   * Stable machine-readable key, e.g. `NOT_AUTHORIZED` for 0x87. It is the `code` of every error
+   * of this package whose kind is "the peer (or we) refused with this reason code" — derived
+   * here, so that no other layer keeps its own mapping.
+   */
+  readonly key: string;
+  /** The spec's name, e.g. `Not authorized`. */
+  readonly name: string;
+  /** Packet types that may carry it. */
+  readonly packets: readonly number[];
+}
+
 /**
- * The one table of reason codes: value, name, and the packet types that may carry it (spec 2.4, table 2-6).
- * Read by the encoder and the decoder to refuse a reason code in a packet that may not carry it.
+ * The one table of reason codes: value, stable key, name, and the packet types that may carry it
+ * (spec 2.4, table 2-6). Read by the encoder and the decoder to refuse a reason code in a packet
+ * that may not carry it, and by every layer's errors to derive their `code` and `reasonName`.
  */
-export const REASON_CODES: ReadonlyArray<{ code: number; name: string; packets: readonly number[] }> = [
-  { code: 0x00, name: 'Success', packets: [CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH] },
-  { code: 0x01, name: 'Granted QoS 1', packets: [SUBACK] },
-  { code: 0x02, name: 'Granted QoS 2', packets: [SUBACK] },
-  { code: 0x04, name: 'Disconnect with Will Message', packets: [DISCONNECT] },
-  { code: 0x10, name: 'No matching subscribers', packets: [PUBACK, PUBREC] },
-  { code: 0x11, name: 'No subscription existed', packets: [UNSUBACK] },
-  { code: 0x18, name: 'Continue authentication', packets: [AUTH] },
-  { code: 0x19, name: 'Re-authenticate', packets: [AUTH] },
-  { code: 0x80, name: 'Unspecified error', packets: [CONNACK, PUBACK, PUBREC, SUBACK, UNSUBACK, DISCONNECT] },
-  { code: 0x81, name: 'Malformed Packet', packets: [CONNACK, DISCONNECT] },
-  { code: 0x82, name: 'Protocol Error', packets: [CONNACK, DISCONNECT] },
-  { code: 0x83, name: 'Implementation specific error', packets: [CONNACK, PUBACK, PUBREC, SUBACK, UNSUBACK, DISCONNECT] },
-  { code: 0x84, name: 'Unsupported Protocol Version', packets: [CONNACK] },
-  { code: 0x85, name: 'Client Identifier not valid', packets: [CONNACK] },
-  { code: 0x86, name: 'Bad User Name or Password', packets: [CONNACK] },
-  { code: 0x87, name: 'Not authorized', packets: [CONNACK, PUBACK, PUBREC, SUBACK, UNSUBACK, DISCONNECT] },
-  { code: 0x88, name: 'Server unavailable', packets: [CONNACK] },
-  { code: 0x89, name: 'Server busy', packets: [CONNACK, DISCONNECT] },
-  { code: 0x8a, name: 'Banned', packets: [CONNACK] },
-  { code: 0x8b, name: 'Server shutting down', packets: [DISCONNECT] },
-  { code: 0x8c, name: 'Bad authentication method', packets: [CONNACK, DISCONNECT] },
-  { code: 0x8d, name: 'Keep Alive timeout', packets: [DISCONNECT] },
-  { code: 0x8e, name: 'Session taken over', packets: [DISCONNECT] },
-  { code: 0x8f, name: 'Topic Filter invalid', packets: [SUBACK, UNSUBACK, DISCONNECT] },
-  { code: 0x90, name: 'Topic Name invalid', packets: [CONNACK, PUBACK, PUBREC, DISCONNECT] },
-  { code: 0x91, name: 'Packet Identifier in use', packets: [PUBACK, PUBREC, SUBACK, UNSUBACK] },
-  { code: 0x92, name: 'Packet Identifier not found', packets: [PUBREL, PUBCOMP] },
-  { code: 0x93, name: 'Receive Maximum exceeded', packets: [DISCONNECT] },
-  { code: 0x94, name: 'Topic Alias invalid', packets: [DISCONNECT] },
-  { code: 0x95, name: 'Packet too large', packets: [CONNACK, DISCONNECT] },
-  { code: 0x96, name: 'Message rate too high', packets: [DISCONNECT] },
-  { code: 0x97, name: 'Quota exceeded', packets: [CONNACK, PUBACK, PUBREC, SUBACK, DISCONNECT] },
-  { code: 0x98, name: 'Administrative action', packets: [DISCONNECT] },
-  { code: 0x99, name: 'Payload format invalid', packets: [CONNACK, PUBACK, PUBREC, DISCONNECT] },
-  { code: 0x9a, name: 'Retain not supported', packets: [CONNACK, DISCONNECT] },
-  { code: 0x9b, name: 'QoS not supported', packets: [CONNACK, DISCONNECT] },
-  { code: 0x9c, name: 'Use another server', packets: [CONNACK, DISCONNECT] },
-  { code: 0x9d, name: 'Server moved', packets: [CONNACK, DISCONNECT] },
-  { code: 0x9e, name: 'Shared Subscriptions not supported', packets: [SUBACK, DISCONNECT] },
-  { code: 0x9f, name: 'Connection rate exceeded', packets: [CONNACK, DISCONNECT] },
-  { code: 0xa0, name: 'Maximum connect time', packets: [DISCONNECT] },
-  { code: 0xa1, name: 'Subscription Identifiers not supported', packets: [SUBACK, DISCONNECT] },
-  { code: 0xa2, name: 'Wildcard Subscriptions not supported', packets: [SUBACK, DISCONNECT] },
+export const REASON_CODES: ReadonlyArray<ReasonCodeInfo> = [
+  { code: 0x00, key: 'SUCCESS', name: 'Success', packets: [CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH] },
+  { code: 0x01, key: 'GRANTED_QOS_1', name: 'Granted QoS 1', packets: [SUBACK] },
+  { code: 0x02, key: 'GRANTED_QOS_2', name: 'Granted QoS 2', packets: [SUBACK] },
+  { code: 0x04, key: 'DISCONNECT_WITH_WILL', name: 'Disconnect with Will Message', packets: [DISCONNECT] },
+  { code: 0x10, key: 'NO_MATCHING_SUBSCRIBERS', name: 'No matching subscribers', packets: [PUBACK, PUBREC] },
+  { code: 0x11, key: 'NO_SUBSCRIPTION_EXISTED', name: 'No subscription existed', packets: [UNSUBACK] },
+  { code: 0x18, key: 'CONTINUE_AUTHENTICATION', name: 'Continue authentication', packets: [AUTH] },
+  { code: 0x19, key: 'RE_AUTHENTICATE', name: 'Re-authenticate', packets: [AUTH] },
+  { code: 0x80, key: 'UNSPECIFIED_ERROR', name: 'Unspecified error', packets: [CONNACK, PUBACK, PUBREC, SUBACK, UNSUBACK, DISCONNECT] },
+  { code: 0x81, key: 'MALFORMED_PACKET', name: 'Malformed Packet', packets: [CONNACK, DISCONNECT] },
+  { code: 0x82, key: 'PROTOCOL_ERROR', name: 'Protocol Error', packets: [CONNACK, DISCONNECT] },
+  { code: 0x83, key: 'IMPLEMENTATION_SPECIFIC_ERROR', name: 'Implementation specific error', packets: [CONNACK, PUBACK, PUBREC, SUBACK, UNSUBACK, DISCONNECT] },
+  { code: 0x84, key: 'UNSUPPORTED_PROTOCOL_VERSION', name: 'Unsupported Protocol Version', packets: [CONNACK] },
+  { code: 0x85, key: 'CLIENT_ID_NOT_VALID', name: 'Client Identifier not valid', packets: [CONNACK] },
+  { code: 0x86, key: 'BAD_USERNAME_OR_PASSWORD', name: 'Bad User Name or Password', packets: [CONNACK] },
+  { code: 0x87, key: 'NOT_AUTHORIZED', name: 'Not authorized', packets: [CONNACK, PUBACK, PUBREC, SUBACK, UNSUBACK, DISCONNECT] },
+  { code: 0x88, key: 'SERVER_UNAVAILABLE', name: 'Server unavailable', packets: [CONNACK] },
+  { code: 0x89, key: 'SERVER_BUSY', name: 'Server busy', packets: [CONNACK, DISCONNECT] },
+  { code: 0x8a, key: 'BANNED', name: 'Banned', packets: [CONNACK] },
+  { code: 0x8b, key: 'SERVER_SHUTTING_DOWN', name: 'Server shutting down', packets: [DISCONNECT] },
+  { code: 0x8c, key: 'BAD_AUTHENTICATION_METHOD', name: 'Bad authentication method', packets: [CONNACK, DISCONNECT] },
+  { code: 0x8d, key: 'KEEP_ALIVE_TIMEOUT', name: 'Keep Alive timeout', packets: [DISCONNECT] },
+  { code: 0x8e, key: 'SESSION_TAKEN_OVER', name: 'Session taken over', packets: [DISCONNECT] },
+  { code: 0x8f, key: 'TOPIC_FILTER_INVALID', name: 'Topic Filter invalid', packets: [SUBACK, UNSUBACK, DISCONNECT] },
+  { code: 0x90, key: 'TOPIC_NAME_INVALID', name: 'Topic Name invalid', packets: [CONNACK, PUBACK, PUBREC, DISCONNECT] },
+  { code: 0x91, key: 'PACKET_ID_IN_USE', name: 'Packet Identifier in use', packets: [PUBACK, PUBREC, SUBACK, UNSUBACK] },
+  { code: 0x92, key: 'PACKET_ID_NOT_FOUND', name: 'Packet Identifier not found', packets: [PUBREL, PUBCOMP] },
+  { code: 0x93, key: 'RECEIVE_MAXIMUM_EXCEEDED', name: 'Receive Maximum exceeded', packets: [DISCONNECT] },
+  { code: 0x94, key: 'TOPIC_ALIAS_INVALID', name: 'Topic Alias invalid', packets: [DISCONNECT] },
+  { code: 0x95, key: 'PACKET_TOO_LARGE', name: 'Packet too large', packets: [CONNACK, DISCONNECT] },
+  { code: 0x96, key: 'MESSAGE_RATE_TOO_HIGH', name: 'Message rate too high', packets: [DISCONNECT] },
+  { code: 0x97, key: 'QUOTA_EXCEEDED', name: 'Quota exceeded', packets: [CONNACK, PUBACK, PUBREC, SUBACK, DISCONNECT] },
+  { code: 0x98, key: 'ADMINISTRATIVE_ACTION', name: 'Administrative action', packets: [DISCONNECT] },
+  { code: 0x99, key: 'PAYLOAD_FORMAT_INVALID', name: 'Payload format invalid', packets: [CONNACK, PUBACK, PUBREC, DISCONNECT] },
+  { code: 0x9a, key: 'RETAIN_NOT_SUPPORTED', name: 'Retain not supported', packets: [CONNACK, DISCONNECT] },
+  { code: 0x9b, key: 'QOS_NOT_SUPPORTED', name: 'QoS not supported', packets: [CONNACK, DISCONNECT] },
+  { code: 0x9c, key: 'USE_ANOTHER_SERVER', name: 'Use another server', packets: [CONNACK, DISCONNECT] },
+  { code: 0x9d, key: 'SERVER_MOVED', name: 'Server moved', packets: [CONNACK, DISCONNECT] },
+  { code: 0x9e, key: 'SHARED_SUBSCRIPTIONS_NOT_SUPPORTED', name: 'Shared Subscriptions not supported', packets: [SUBACK, DISCONNECT] },
+  { code: 0x9f, key: 'CONNECTION_RATE_EXCEEDED', name: 'Connection rate exceeded', packets: [CONNACK, DISCONNECT] },
+  { code: 0xa0, key: 'MAXIMUM_CONNECT_TIME', name: 'Maximum connect time', packets: [DISCONNECT] },
+  { code: 0xa1, key: 'SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED', name: 'Subscription Identifiers not supported', packets: [SUBACK, DISCONNECT] },
+  { code: 0xa2, key: 'WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED', name: 'Wildcard Subscriptions not supported', packets: [SUBACK, DISCONNECT] },
 ];
 
 const names = new Map<number, string>(REASON_CODES.map((r) => [r.code, r.name]));
+const keys = new Map<number, string>(REASON_CODES.map((r) => [r.code, r.key]));
 // allowed[packetType] is a 256-entry bitmap of the reason codes that packet type may carry.
 const allowed: Uint8Array[] = [];
 for (let t = 0; t < 16; t++) allowed.push(new Uint8Array(256));
@@ -110,6 +128,14 @@ for (const r of REASON_CODES) for (const t of r.packets) allowed[t]![r.code] = 1
 /** Human-readable name of a reason code, e.g. `Packet too large` for 0x95. */
 export function reasonCodeName(code: number): string {
   return names.get(code) ?? `Unknown reason code 0x${code.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * Stable key of a reason code, e.g. `PACKET_TOO_LARGE` for 0x95 (`UNKNOWN_REASON_CODE` for a value
+ * outside the spec). Errors derive their `code` from it.
+ */
+export function reasonCodeKey(code: number): string {
+  return keys.get(code) ?? 'UNKNOWN_REASON_CODE';
 }
 
 /** Whether `packetType` may carry reason code `code` (spec table 2-6). */

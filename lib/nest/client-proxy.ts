@@ -19,6 +19,8 @@ import { PendingRequests, type PendingRequest } from './pending.js';
 import { toUserProperties } from './record.js';
 import { RequestPublisher } from './request-publish.js';
 import { JsonDeserializer, JsonSerializer } from './serializers.js';
+import { validateClientOptions } from './options-validation.js';
+import { toTransportError } from './transport-errors.js';
 
 /** Reason code of a PUBACK/PUBREC saying nobody subscribes to the topic. */
 const RC_NO_MATCHING_SUBSCRIBERS = 0x10;
@@ -54,6 +56,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
 
   constructor(private readonly options: Mqtt5ClientOptions = {}) {
     super();
+    validateClientOptions(options); // throws Mqtt5OptionsError naming the option
     const serializer = options.serializer ?? new JsonSerializer();
     this.timeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT;
     const defaultUserProperties = options.userProperties ? toUserProperties(options.userProperties) : undefined;
@@ -105,7 +108,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
         this.connected = false;
       }
       await client.disconnect().catch(() => undefined); // releases what the failed attempt holds; `err` is what matters
-      throw err;
+      throw toTransportError(err, { url: client.connection.brokerUrl });
     });
     this.connecting = connecting;
     return connecting;

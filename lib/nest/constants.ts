@@ -32,3 +32,13 @@ export const DEFAULT_REQUEST_TIMEOUT = 30_000;
 export const DEFAULT_RESPONSE_PREFIX = 'nest-mqtt5/responses';
 /** Keep alive, in seconds, when `keepAlive` is not set. */
 export const DEFAULT_KEEP_ALIVE = 60;
+/** Startup attempts of `listen()` / `connect()` when `connectAttempts` is not set: keep trying. */
+export const DEFAULT_CONNECT_ATTEMPTS = Infinity;
+/** Startup deadline (ms) when `connectTimeout` is not set: none. */
+export const DEFAULT_CONNECT_DEADLINE = 0;
+/** Calls waiting for the connection when `offlineQueueLimit` is not set. */
+export const DEFAULT_OFFLINE_QUEUE_LIMIT = 1000;
+/** Window (ms) after a (re)connect in which "no matching subscribers" is not final. */
+export const DEFAULT_NO_RESPONDERS_GRACE = 5000;
+/** Milliseconds `close()` waits for handlers / in-flight publishes when `shutdownTimeout` is not set. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;

@@ -26,6 +26,8 @@ export type {
   Mqtt5SubscribeDefaults,
   Mqtt5PatternExtras,
   Mqtt5AckMode,
+  Mqtt5HandlerErrorPolicy,
+  Mqtt5NoRespondersPolicy,
 } from './options.js';
 export {
   JsonSerializer,
@@ -47,4 +49,13 @@ export {
   Mqtt5NotConnectedError,
   Mqtt5SubscribeError,
   Mqtt5InvalidTopicError,
+  Mqtt5ConnectFailedError,
+  Mqtt5ConnectionRefusedError,
+  Mqtt5PublishError,
+  Mqtt5ProtocolError,
+  Mqtt5OfflineQueueFullError,
+  Mqtt5TimeoutError,
+  Mqtt5OptionsError,
 } from './errors.js';
+export { toTransportError, type TransportErrorContext } from './transport-errors.js';
+export { ErrorCode, type ErrorCodeValue, type MqttErrorDetails } from '../codec/index.js';

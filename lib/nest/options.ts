@@ -27,6 +27,21 @@ export interface Mqtt5ConnectionOptions {
   will?: WillOptions;
   /** Options of the underlying `MqttClient` (reconnect delays and jitter, queue bounds, …). */
   clientOptions?: Partial<MqttClientOptions>;
+  /**
+   * Startup: connection attempts `listen()` / `connect()` make before failing with
+   * `Mqtt5ConnectFailedError`. Between attempts they wait the client's reconnect backoff
+   * (`clientOptions.initialReconnectDelay` … `maxReconnectDelay`, with `reconnectJitter`) and log
+   * one warning per failed attempt — so a service may start before its broker (Kubernetes, docker
+   * compose). A refusal retrying cannot fix (bad credentials, not authorized) fails at once.
+   * Default `Infinity`: keep trying, as Nest's built-in MQTT transport does.
+   */
+  connectAttempts?: number;
+  /**
+   * Startup: total time (ms) `listen()` / `connect()` keep trying before failing with
+   * `Mqtt5ConnectFailedError`; 0 = no deadline (default). (Each single attempt is bounded by
+   * `clientOptions.connectTimeout`.)
+   */
+  connectTimeout?: number;
 }
 
 /** Subscription options applied to every handler; per-handler decorator extras override them. */
@@ -49,6 +64,12 @@ export interface Mqtt5SubscribeDefaults {
 export interface Mqtt5PatternExtras extends Omit<Mqtt5SubscribeDefaults, 'share'> {
   share?: string | false;
 }
+
+/** What `ServerMqtt5` does with a QoS 1/2 message whose event handler failed: see `onHandlerError`. */
+export type Mqtt5HandlerErrorPolicy = 'ack' | 'redeliver';
+
+/** What `ClientMqtt5` does when no one subscribes to a request's topic: see `noResponders`. */
+export type Mqtt5NoRespondersPolicy = 'fail' | 'wait';
 
 /** When a QoS 1/2 message handled by `ServerMqtt5` is acknowledged to the broker. */
 export type Mqtt5AckMode = 'after-handling' | 'on-receipt';
@@ -77,8 +98,25 @@ export interface Mqtt5ServerOptions extends Mqtt5ConnectionOptions {
   maxQueuedMessages?: number;
   /** QoS of responses. Default: the request's QoS. */
   replyQos?: QoS;
-  /** How long `close()` waits for handlers in flight before disconnecting anyway (ms). Default 10,000. */
+  /**
+   * How long `close()` waits for handlers in flight before disconnecting anyway (ms). Default 10,000.
+   * @deprecated use `shutdownTimeout` (which wins when both are set).
+   */
   closeTimeout?: number;
+  /**
+   * Graceful shutdown (`app.close()`, SIGTERM with `enableShutdownHooks()`): new messages are no
+   * longer taken, handlers in progress get this long (ms) to finish and have their acks and replies
+   * sent, then the server DISCONNECTs. Messages not acknowledged by then are redelivered (to another
+   * replica of a shared group). Default 10,000.
+   */
+  shutdownTimeout?: number;
+  /**
+   * What happens to a QoS 1/2 message whose event handler throws or rejects (the error is logged
+   * either way): `ack` (default) acknowledges it — a failure counts as settled, so a poison message
+   * is not redelivered forever; `redeliver` leaves it unacknowledged and ends the connection's
+   * claim on it, so the broker delivers it again (to this or another replica).
+   */
+  onHandlerError?: Mqtt5HandlerErrorPolicy;
   serializer?: Mqtt5Serializer;
   deserializer?: Mqtt5Deserializer;
   /**
@@ -99,8 +137,35 @@ export interface Mqtt5ClientOptions extends Mqtt5ConnectionOptions {
    * `nest-mqtt5/responses`. (Brokers can restrict `<prefix>/%c` to its own client in their ACL.)
    */
   responseTopicPrefix?: string;
-  /** `send()` fails with `Mqtt5RequestTimeoutError` when its response is not complete in time (ms). Default 30,000; 0 = never. */
+  /**
+   * `send()` fails with `Mqtt5RequestTimeoutError` when its response is not complete in time (ms),
+   * time spent waiting for a connection included. Default 30,000; 0 = never. A record can set its
+   * own (`Mqtt5RecordBuilder.setTimeout()`); rxjs `timeout()` on the observable also works, but only
+   * the transport's timeout removes the request from the pending map and the offline queue at once.
+   */
   requestTimeout?: number;
+  /**
+   * Calls (`send()`/`emit()`) that wait, in order, for the connection while the client is
+   * connecting or reconnecting. Beyond it a call fails at once with `Mqtt5OfflineQueueFullError`;
+   * a waiting call fails with its timeout error when its timeout passes first. Default 1,000; 0 = fail
+   * at once while disconnected.
+   */
+  offlineQueueLimit?: number;
+  /**
+   * A request the broker answers with 0x10 No matching subscribers (nobody subscribes its topic):
+   * `fail` (default) rejects it with `Mqtt5NoRespondersError` — except within `noRespondersGrace`
+   * ms after this client (re)connected, when responders may still be resubscribing: then it is
+   * published again until answered or timed out, as with `wait`; `wait` always publishes again
+   * (with backoff) until answered or timed out.
+   */
+  noResponders?: Mqtt5NoRespondersPolicy;
+  /** See `noResponders`: the window (ms) after a (re)connect in which 0x10 is not final. Default 5,000. */
+  noRespondersGrace?: number;
+  /**
+   * How long `close()` waits (ms) for publishes in flight (QoS 1/2 not yet acknowledged) before it
+   * DISCONNECTs anyway; calls still waiting then fail with `Mqtt5ClosedError`. Default 10,000.
+   */
+  shutdownTimeout?: number;
   /** User properties added to every message. */
   userProperties?: UserProperty[] | Record<string, string | string[]>;
   serializer?: Mqtt5Serializer;

@@ -1,5 +1,6 @@
 import { MqttRecord } from '@nestjs/microservices';
 import type { Properties, QoS, UserProperty } from '../codec/index.js';
+import { validateTimeout } from './options-validation.js';
 
 /** The MQTT v5 PUBLISH properties a message may carry per record. */
 export type Mqtt5PublishProperties = Pick<
@@ -16,6 +17,12 @@ export interface Mqtt5RecordOptions {
    * (they route the response back), so values set here for those two are ignored.
    */
   properties?: Mqtt5PublishProperties;
+  /**
+   * This call's timeout (ms), instead of the client's `requestTimeout`: for `send()`, the time to
+   * a complete response; for `emit()`, the time to wait for a connection and the broker's
+   * acknowledgement. 0 = none. Ignored in a handler's reply.
+   */
+  timeout?: number;
 }
 
 /**
@@ -34,6 +41,7 @@ export class Mqtt5RecordBuilder<TData = unknown> {
   private qos?: QoS;
   private retain?: boolean;
   private properties: Mqtt5PublishProperties = {};
+  private timeout?: number;
 
   constructor(private data?: TData) {}
 
@@ -102,9 +110,23 @@ export class Mqtt5RecordBuilder<TData = unknown> {
     return this;
   }
 
+  /**
+   * Per-call timeout (ms; 0 = none) replacing the client's `requestTimeout` for this message:
+   * `send()` fails with `Mqtt5RequestTimeoutError` (`emit()` with `Mqtt5TimeoutError`) when it
+   * has not completed in time — time spent waiting for a connection included — and the request
+   * is removed from the transport at once. (rxjs `timeout()` on the returned observable also ends
+   * the wait for the caller, but only by unsubscribing; this one is the transport's own and gives a
+   * typed error.) Throws `Mqtt5OptionsError` for a negative or non-integer value.
+   */
+  setTimeout(ms: number): this {
+    this.timeout = validateTimeout('timeout', ms);
+    return this;
+  }
+
   build(): Mqtt5Record<TData> {
     const options: Mqtt5RecordOptions = {};
     if (this.qos !== undefined) options.qos = this.qos;
+    if (this.timeout !== undefined) options.timeout = this.timeout;
     if (this.retain !== undefined) options.retain = this.retain;
     if (Object.keys(this.properties).length > 0) {
       const properties = { ...this.properties };

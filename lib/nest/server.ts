@@ -26,6 +26,8 @@ import type { Mqtt5PatternExtras, Mqtt5ServerOptions } from './options.js';
 import { RequestPublisher } from './request-publish.js';
 import { JsonDeserializer, JsonSerializer } from './serializers.js';
 import { buildSubscription, filtersOverlap } from './topic-pattern.js';
+import { validateServerOptions } from './options-validation.js';
+import { toTransportError } from './transport-errors.js';
 
 /** PUBACK/PUBREC reason codes the server acknowledges with. */
 const RC_SUCCESS = 0x00;
@@ -107,6 +109,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
 
   constructor(private readonly options: Mqtt5ServerOptions = {}) {
     super();
+    validateServerOptions(options); // throws Mqtt5OptionsError naming the option
     const serializer = options.serializer ?? new JsonSerializer();
     this.protocol = createWireProtocol(options.compat ?? false, {
       serializer,
@@ -150,7 +153,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     try {
       await this.start();
     } catch (err) {
-      callback(err);
+      callback(toTransportError(err, { url: this.client?.connection.brokerUrl }));
       return;
     }
     callback();

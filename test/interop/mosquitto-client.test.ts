@@ -6,6 +6,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll, afterEach } from '@jest/globals';
 import {
+  ConnectFailedError,
   ConnectionLostError,
   MessageReceiver,
   MqttClient,
@@ -118,7 +119,7 @@ const text = (m: MqttMessage): string => m.payload.toString();
     it('TLS refuses a server certificate it does not trust', async () => {
       const client = makeClient(new TlsConnection({ host: '127.0.0.1', port: broker.tlsPort }));
       const err = await client.connect().then(() => undefined, (e: unknown) => e);
-      expect(err).toBeInstanceOf(ConnectionLostError);
+      expect(err).toBeInstanceOf(ConnectFailedError);
       expect(String((err as Error).message)).toMatch(/certificate/i);
     });
   });

@@ -4,6 +4,7 @@ import {
   AuthenticationError,
   ConnackError,
   ConnectTimeoutError,
+  ConnectFailedError,
   ConnectionLostError,
   MqttClient,
   TcpConnection,
@@ -141,14 +142,16 @@ describe('connect', () => {
     await conn.closed;
   });
 
-  it('fails with ConnectionLostError when nothing listens', async () => {
+  it('fails with ConnectFailedError (not ConnectionLostError) when nothing listens', async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const client = new MqttClient(new TcpConnection({ host: '127.0.0.1', port }), FAST);
     const err = await client.connect().then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(ConnectionLostError);
+    expect(err).toBeInstanceOf(ConnectFailedError);
+    expect(err).not.toBeInstanceOf(ConnectionLostError);
+    expect((err as ConnectFailedError).code).toBe('CONNECT_FAILED');
     expect((err as Error).message).toContain('ECONNREFUSED');
   });
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import {
-  ConnectionLostError,
+  ConnectFailedError,
   MqttClient,
   TlsConnection,
   connectionFromUrl,
@@ -112,7 +112,7 @@ const mutual = (extra: Partial<TlsConnectionOptions> = {}): TlsConnectionOptions
 
 async function failure(c: MqttClient): Promise<Error> {
   const err = await withTimeout(c.connect({ clientId: 'tls' }), 5000, 'connect').then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ConnectionLostError);
+  expect(err).toBeInstanceOf(ConnectFailedError);
   return err as Error;
 }
 

@@ -9,7 +9,7 @@ import {
   encodeCompatResponse,
 } from '../../../lib/nest/compat.js';
 import { Mqtt5Context } from '../../../lib/nest/context.js';
-import { Mqtt5InvalidTopicError, Mqtt5NotConnectedError } from '../../../lib/nest/errors.js';
+import { Mqtt5InvalidTopicError, Mqtt5NotConnectedError, Mqtt5OptionsError } from '../../../lib/nest/errors.js';
 import { ServerMqtt5 } from '../../../lib/nest/server.js';
 import { createMqttClient } from '../../../lib/nest/mqtt-client.js';
 import { NEXT_PROPERTY, replyKind, REPLY_KIND } from '../../../lib/nest/protocol.js';
@@ -297,9 +297,9 @@ describe('protocol helpers', () => {
 
 describe('ServerMqtt5 options', () => {
   it('refuses a concurrency above the receive maximum, and out-of-range values', () => {
-    expect(() => new ServerMqtt5({ concurrency: 10, receiveMaximum: 5 })).toThrow(RangeError);
-    expect(() => new ServerMqtt5({ concurrency: 0 })).toThrow(RangeError);
-    expect(() => new ServerMqtt5({ receiveMaximum: 70_000 })).toThrow(RangeError);
+    expect(() => new ServerMqtt5({ concurrency: 10, receiveMaximum: 5 })).toThrow(Mqtt5OptionsError);
+    expect(() => new ServerMqtt5({ concurrency: 0 })).toThrow(Mqtt5OptionsError);
+    expect(() => new ServerMqtt5({ receiveMaximum: 70_000 })).toThrow(Mqtt5OptionsError);
     expect(() => new ServerMqtt5({ concurrency: 2000 })).not.toThrow();
   });
 

@@ -12,6 +12,7 @@ import {
   type PublishPacket,
   type Subscription,
 } from '../codec/index.js';
+import type { Authenticator } from './auth.js';
 import { ClientStateError, PublishError, SubscribeError, UnsubscribeError } from './errors.js';
 import { asClientError, asPublishError } from './error-utils.js';
 import type { ConnectOptions, PublishOptions, ServerLimits, SubscribeOptions, UnsubscribeOptions } from './options.js';
@@ -108,6 +109,24 @@ export function validateUnsubscribe(options: UnsubscribeOptions): void {
   for (const f of filters) {
     if (!isValidTopicFilter(f)) throw new UnsubscribeError(0x8f, `Invalid topic filter ${JSON.stringify(f)}`);
   }
+}
+
+/**
+ * The CONNECT of one connection attempt: the template of `connect()` under the client id in use;
+ * a reconnect resumes the session (cleanStart false); with an authenticator, its method and initial data.
+ */
+export async function connectPacketFor(
+  template: ConnectPacket,
+  clientId: string,
+  reconnect: boolean,
+  auth: Authenticator | undefined,
+): Promise<ConnectPacket> {
+  let properties = template.properties;
+  if (auth !== undefined) {
+    const data = auth.initialData === undefined ? undefined : await auth.initialData();
+    properties = { ...properties, authenticationMethod: auth.method, authenticationData: data };
+  }
+  return { ...template, clientId, cleanStart: reconnect ? false : template.cleanStart, properties };
 }
 
 /** Validates `subscribe()` options; throws SubscribeError (0x8F invalid filter, 0x82 otherwise). */

@@ -7,8 +7,8 @@
  * the CONNACK says (server limits, session expiry, keepalive), both topic alias tables, the inbound
  * QoS state ({@link InboundFlow}), the send quota and re-send queue ({@link OutboundFlow}), a
  * re-authentication in progress, and the routing of every packet received. It works on session
- * state it does not own — the session store, packet ids, requests, subscriptions — handed in by the
- * client through {@link ConnectionHost}, and tells the client of its CONNACK and of its loss, so that
+ * state it does not own — the session store, packet ids, requests, subscriptions ({@link
+ * ConnectionSession}, the client's SessionState) — and tells the client ({@link ConnectionHost}) of its CONNACK and of its loss, so that
  * reconnect policy and session resumption stay above it.
  */
 import {
@@ -32,7 +32,7 @@ import type { ServerLimits } from './options.js';
 import { OutboundFlow, type OutboundSession } from './outbound.js';
 import type { MqttMessage } from './receiver.js';
 import type { PendingRequest } from './requests.js';
-import type { OutgoingMessage, PublishResult } from './session.js';
+import type { OutgoingMessage, PublishResult, SessionStore } from './session.js';
 import type { ClientSettings } from './settings.js';
 import type { SubscriptionRegistry } from './subscriptions.js';
 import { IncomingTopicAliases } from './topic-alias.js';
@@ -51,9 +51,13 @@ export const DEFAULT_LIMITS: ServerLimits = {
   subscriptionIdentifiersAvailable: true,
 };
 
-/** The client above its connections: the session state they work on, and what they report. @internal */
-export interface ConnectionHost extends OutboundSession {
+/** The session state a connection works on (the client's SessionState). @internal */
+export interface ConnectionSession extends OutboundSession {
   readonly subscriptions: SubscriptionRegistry;
+}
+
+/** What a connection reports to the client above it. @internal */
+export interface ConnectionHost {
   /**
    * A successful CONNACK, after the connection applied it. Synchronous, so that packets after it see
    * the new state: the client resumes its session here ({@link ClientConnection.resume}).
@@ -76,13 +80,10 @@ interface Handshake {
 /** One network connection: handshake, per-connection protocol state and flow control. @internal */
 export class ClientConnection implements LinkHost {
   readonly link: Link;
-  /** This connection's CONNACK, once received. */
-  connack: ConnackPacket | undefined;
-  /** What the server allows on this connection (spec defaults until the CONNACK). */
-  limits: ServerLimits = DEFAULT_LIMITS;
-  /** The session expiry in force: the server's value from CONNACK if it sent one, else ours (seconds). */
-  sessionExpiry = 0;
-
+  private connackPacket: ConnackPacket | undefined;
+  private serverLimits: ServerLimits = DEFAULT_LIMITS;
+  private sessionExpiryInterval = 0;
+  private readonly store: SessionStore;
   private readonly subscriptions: SubscriptionRegistry;
   /** Our Receive Maximum (CONNECT), which the server's unacknowledged QoS 1/2 messages may not exceed. */
   private readonly receiveMaximum: number;
@@ -102,13 +103,30 @@ export class ClientConnection implements LinkHost {
     private readonly connect: ConnectPacket,
     private readonly settings: ClientSettings,
     private readonly authenticator: Authenticator | undefined,
+    private readonly session: ConnectionSession,
     private readonly host: ConnectionHost,
   ) {
-    this.subscriptions = host.subscriptions;
+    this.store = session.store;
+    this.subscriptions = session.subscriptions;
     this.receiveMaximum = connect.properties?.receiveMaximum ?? 65535;
     this.manualAck = settings.manualAck;
     this.enforceReceiveMaximum = settings.enforceReceiveMaximum;
     this.link = new Link(stream, connect.properties?.maximumPacketSize, this);
+  }
+
+  /** This connection's CONNACK, once received. */
+  get connack(): ConnackPacket | undefined {
+    return this.connackPacket;
+  }
+
+  /** What the server allows on this connection (spec defaults until the CONNACK). */
+  get limits(): ServerLimits {
+    return this.serverLimits;
+  }
+
+  /** The session expiry in force: the server's value from CONNACK if it sent one, else ours (seconds). */
+  get sessionExpiry(): number {
+    return this.sessionExpiryInterval;
   }
 
   /** Established (CONNACK received) and neither lost nor released. */
@@ -199,15 +217,15 @@ export class ClientConnection implements LinkHost {
       sharedSubscriptionAvailable: p.sharedSubscriptionAvailable ?? true,
       subscriptionIdentifiersAvailable: p.subscriptionIdentifiersAvailable ?? true,
     };
-    this.connack = connack;
-    this.limits = limits;
+    this.connackPacket = connack;
+    this.serverLimits = limits;
     // The broker's session expiry wins over ours (seed; spec 3.2.2.3.2).
-    this.sessionExpiry = p.sessionExpiryInterval ?? connect.properties?.sessionExpiryInterval ?? 0;
-    this.outbound = new OutboundFlow(this.link, limits, this.settings.maxInflight, this.settings.autoTopicAlias, this.host);
+    this.sessionExpiryInterval = p.sessionExpiryInterval ?? connect.properties?.sessionExpiryInterval ?? 0;
+    this.outbound = new OutboundFlow(this.link, limits, this.settings.maxInflight, this.settings.autoTopicAlias, this.session);
     this.incomingAliases = new IncomingTopicAliases(connect.properties?.topicAliasMaximum ?? 0);
     const keepAliveMs = (p.serverKeepAlive ?? connect.keepAlive) * 1000;
     this.link.startKeepAlive(keepAliveMs, this.settings.pingTimeout ?? Math.min(keepAliveMs, 30000));
-    this.inbound = new InboundFlow(this.link, this.host.store);
+    this.inbound = new InboundFlow(this.link, this.store);
     this.open = true;
     this.host.connackReceived(this, connack);
   }
@@ -316,7 +334,7 @@ export class ClientConnection implements LinkHost {
         return;
       case SUBACK:
       case UNSUBACK:
-        this.host.requests.acked(packet);
+        this.session.requests.acked(packet);
         return;
       case PINGRESP:
         this.link.pingResponse();
@@ -342,9 +360,9 @@ export class ClientConnection implements LinkHost {
     }
     if (!this.open) return;
     this.open = false;
-    this.inbound!.close(this.sessionExpiry > 0);
+    this.inbound!.close(this.sessionExpiryInterval > 0);
     this.outbound!.stop();
-    this.host.requests.connectionLost();
+    this.session.requests.connectionLost();
     this.rejectReauth(error);
     this.host.connectionLost(this, error);
   }
@@ -368,7 +386,7 @@ export class ClientConnection implements LinkHost {
     // Duplicates (re-sent while awaiting our ack, or QoS 2 past PUBREC) are not delivered again.
     if (!flow.admit(packet)) return;
     // Spec 3.3.4: more unacknowledged QoS 1/2 messages than our Receive Maximum is a protocol error.
-    if (this.enforceReceiveMaximum && flow.pendingCount + this.host.store.incomingCount >= this.receiveMaximum) {
+    if (this.enforceReceiveMaximum && flow.pendingCount + this.store.incomingCount >= this.receiveMaximum) {
       throw new MqttProtocolError(0x93, 'Server exceeded our Receive Maximum');
     }
     const id = packet.packetId as number;

@@ -29,11 +29,10 @@ import {
   type DisconnectPacket,
   type PublishPacket,
   type SubackPacket,
-  type SubscribePacket,
   type UnsubackPacket,
 } from '../codec/index.js';
 import type { Authenticator } from './auth.js';
-import { buildConnect, buildPublish, checkSubscribeAllowed, validateSubscribe, validateUnsubscribe } from './build.js';
+import { buildConnect, buildPublish, connectPacketFor, checkSubscribeAllowed, validateSubscribe, validateUnsubscribe } from './build.js';
 import { ClientConnection, DEFAULT_LIMITS, type ConnectionHost } from './client-connection.js';
 import type { Connection, MqttStream } from './connection.js';
 import { asClientError, asConnectionError } from './error-utils.js';
@@ -43,7 +42,6 @@ import {
   ConnectTimeoutError,
   MqttClientError,
   NotConnectedError,
-  QueueFullError,
   SubscribeError,
 } from './errors.js';
 import type {
@@ -59,43 +57,37 @@ import type {
 } from './options.js';
 import { MessageReceiver, type MqttMessage } from './receiver.js';
 import { ExponentialBackoff } from './reconnect.js';
-import { RequestQueue, type PendingRequest } from './requests.js';
-import {
-  ClientSession,
-  MemorySessionStore,
-  type OutgoingMessage,
-  type PublishResult,
-  type SessionStore,
-} from './session.js';
+import type { PendingRequest } from './requests.js';
+import { MemorySessionStore, type PublishResult } from './session.js';
+import { SessionState } from './session-state.js';
 import { resolveSettings, type ClientSettings } from './settings.js';
-import { SubscriptionRegistry, type MessageSink } from './subscriptions.js';
+import type { MessageSink } from './subscriptions.js';
 
-const { PUBACK, PUBREC, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT, AUTH } = PacketType;
+const { PUBACK, PUBREC, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT } = PacketType;
 
 /** The reconnecting MQTT v5 client. See the module comment, and README for examples. */
 export class MqttClient extends EventEmitter<MqttClientEvents> {
   /** The network connection factory given to the constructor. */
   readonly connection: Connection;
 
-  // Process lifetime.
+  // Process lifetime: options, reconnect policy, lifecycle.
   private readonly opts: ClientSettings;
   private readonly backoff: ExponentialBackoff;
-  /** What connections work on and report to; kept off the public surface of the client. */
+  /** What connections report to; kept off the public surface of the client. */
   private readonly host: ConnectionHost;
-
-  // Session lifetime (outlives connections; resumed on each).
-  private readonly store: SessionStore;
-  private readonly session: ClientSession;
-  private readonly subscriptions: SubscriptionRegistry;
-  private readonly requests: RequestQueue;
-  private readonly blockedReceivers = new Set<MessageReceiver>();
   private stateValue: ClientState = 'idle';
+  private connectAbort: AbortController | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  // Session lifetime (outlives connections; resumed on each): set by connect(), or from CONNACK.
+  private readonly session: SessionState;
   /** CONNECT as given to connect(); reconnects derive from it. */
   private connectTemplate: ConnectPacket | undefined;
   private authenticator: Authenticator | undefined;
   private currentClientId = '';
 
-  // The connections.
+  // One network connection each.
   /**
    * The established connection: the current one, or the last one until the next CONNACK. Kept after
    * its loss because the acks of its messages still count until then (see ClientConnection.ack), and
@@ -104,32 +96,24 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
   private conn: ClientConnection | undefined;
   /** The connection whose handshake is in progress. */
   private attempt: ClientConnection | undefined;
-  private connectAbort: AbortController | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private closing: Promise<void> | undefined;
 
   constructor(connection: Connection, options: MqttClientOptions = {}) {
     super();
     this.connection = connection;
     this.opts = resolveSettings(options);
-    this.store = options.sessionStore ?? new MemorySessionStore();
-    this.session = new ClientSession(this.store);
     this.backoff = new ExponentialBackoff({
       initialDelay: this.opts.initialReconnectDelay,
       maxDelay: this.opts.maxReconnectDelay,
       jitter: this.opts.reconnectJitter,
       random: options.random,
     });
-    this.subscriptions = new SubscriptionRegistry({
-      receiverFull: (receiver) => this.receiverFull(receiver),
+    this.session = new SessionState(options.sessionStore ?? new MemorySessionStore(), {
+      pauseReading: () => this.conn?.pauseReading(),
+      resumeReading: () => this.conn?.resumeReading(),
       handlerFailed: (error) => this.reportError(error instanceof Error ? error : new Error(String(error))),
+      resubscribed: (result) => this.safeEmit('resubscribed', result),
     });
-    this.requests = new RequestQueue(this.subscriptions, (result) => this.safeEmit('resubscribed', result));
     this.host = {
-      store: this.store,
-      session: this.session,
-      requests: this.requests,
-      subscriptions: this.subscriptions,
       connackReceived: (conn, connack) => this.onConnack(conn, connack),
       connectionLost: (conn, error) => this.onConnectionLost(conn, error),
       unhandled: (msg) => this.unhandled(msg),
@@ -170,12 +154,12 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
 
   /** QoS 1/2 publishes sent and not yet completed (including those awaiting re-send after a reconnect). */
   get inflightCount(): number {
-    return this.store.inflightCount;
+    return this.session.store.inflightCount;
   }
 
   /** Publishes waiting to be sent. */
   get pendingCount(): number {
-    return this.store.pendingCount;
+    return this.session.store.pendingCount;
   }
 
   // ---------------------------------------------------------------- connect
@@ -201,7 +185,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
       if (this.stateValue === 'connecting') {
         this.stateValue = 'idle';
         // Publishes and subscribes made during the attempt cannot go anywhere now.
-        this.settleAll(error as MqttClientError, true);
+        this.session.settle(error as MqttClientError, true, this.conn);
       }
       throw error;
     }
@@ -215,7 +199,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     const timer = setTimeout(() => abort.abort(new ConnectTimeoutError(timeoutMs)), timeoutMs);
     let conn: ClientConnection | undefined;
     try {
-      const connect = await this.connectPacket(reconnect);
+      const connect = await connectPacketFor(this.connectTemplate!, this.currentClientId, reconnect, this.authenticator);
       let stream: MqttStream;
       try {
         stream = await this.connection.connect(abort.signal);
@@ -226,7 +210,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
         stream.destroy();
         throw abort.signal.reason;
       }
-      conn = new ClientConnection(stream, connect, this.opts, this.authenticator, this.host);
+      conn = new ClientConnection(stream, connect, this.opts, this.authenticator, this.session, this.host);
       this.attempt = conn;
       return await conn.handshake(abort.signal);
     } catch (error) {
@@ -240,23 +224,6 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
       clearTimeout(timer);
       if (this.connectAbort === abort) this.connectAbort = undefined;
     }
-  }
-
-  /** The CONNECT for this attempt: reconnects resume the session under the (assigned) client id. */
-  private async connectPacket(reconnect: boolean): Promise<ConnectPacket> {
-    const template = this.connectTemplate!;
-    const auth = this.authenticator;
-    let properties = template.properties;
-    if (auth !== undefined) {
-      const data = auth.initialData === undefined ? undefined : await auth.initialData();
-      properties = { ...properties, authenticationMethod: auth.method, authenticationData: data };
-    }
-    return {
-      ...template,
-      clientId: this.currentClientId,
-      cleanStart: reconnect ? false : template.cleanStart,
-      properties,
-    };
   }
 
   /**
@@ -273,9 +240,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
 
     const reconnected = this.stateValue === 'reconnecting';
     this.stateValue = 'connected';
-    if (!connack.sessionPresent) this.requests.queueResubscribe();
-    conn.resume(this.session.prepareResend(connack.sessionPresent));
-    if (this.blockedReceivers.size !== 0) conn.pauseReading();
+    this.session.resume(conn, connack.sessionPresent);
 
     this.safeEmit('connected', connack);
     if (reconnected) this.safeEmit('reconnected', { sessionPresent: connack.sessionPresent, connack });
@@ -308,7 +273,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     }
     if (!again) {
       this.stateValue = 'closed';
-      this.settleAll(error, this.sessionExpiryInterval > 0);
+      this.session.settle(error, this.sessionExpiryInterval > 0, this.conn);
       this.safeEmit('closed', error);
       return;
     }
@@ -366,7 +331,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     const attempt = this.attempt;
     this.attempt = undefined;
     const expiry = options.properties?.sessionExpiryInterval ?? this.sessionExpiryInterval;
-    this.settleAll(error, expiry > 0);
+    this.session.settle(error, expiry > 0, this.conn);
     if (live !== undefined) {
       await live.end(bytes, this.opts.disconnectTimeout);
     } else {
@@ -376,28 +341,6 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     this.stateValue = 'closed';
     if (wasConnected) this.safeEmit('disconnected', error);
     this.safeEmit('closed', error);
-  }
-
-  /**
-   * Settles everything pending with `error`: queued publishes, in-flight publishes (kept in the store
-   * without their promise when `keepInflight`), requests, receivers and subscriptions; and releases
-   * the last connection's state.
-   */
-  private settleAll(error: MqttClientError, keepInflight: boolean): void {
-    const store = this.store;
-    for (let msg = store.shiftPending(); msg !== undefined; msg = store.shiftPending()) msg.reject?.(error);
-    for (const msg of store.inflight()) {
-      msg.reject?.(error);
-      msg.resolve = msg.reject = undefined;
-      msg.sent = false;
-    }
-    this.conn?.release(error, keepInflight);
-    if (!keepInflight) store.clear();
-    for (const req of this.requests.drain()) req.reject?.(error);
-    for (const r of this.subscriptions.receivers()) r.close(error);
-    this.subscriptions.clear();
-    for (const r of this.blockedReceivers) r.offDrain(this.onReceiverDrained);
-    this.blockedReceivers.clear();
   }
 
   // ---------------------------------------------------------------- publish
@@ -430,16 +373,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     } else if (packet.qos === 0 && !this.opts.queueQoS0) {
       return Promise.reject(new NotConnectedError('Not connected, and queueQoS0 is false'));
     }
-    if (this.store.pendingCount >= this.opts.maxPendingPublishes) {
-      return Promise.reject(new QueueFullError(this.opts.maxPendingPublishes));
-    }
-    const msg: OutgoingMessage = { packet, state: 'queued', sent: false, resolve: undefined, reject: undefined };
-    const promise = new Promise<PublishResult>((resolve, reject) => {
-      msg.resolve = resolve;
-      msg.reject = reject;
-    });
-    this.store.pushPending(msg);
-    return promise;
+    return this.session.enqueue(packet, this.opts.maxPendingPublishes);
   }
 
   // ---------------------------------------------------------------- subscribe / unsubscribe
@@ -466,7 +400,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
       return Promise.reject(error);
     }
     const group = { identifier: options.properties?.subscriptionIdentifier, userProperties: options.properties?.userProperties };
-    const entries = this.subscriptions.add(subscriptions, group, sink);
+    const entries = this.session.subscriptions.add(subscriptions, group, sink);
     return this.request({ type: SUBSCRIBE, subscriptions, properties: options.properties, entries, resubscribe: false });
   }
 
@@ -483,13 +417,13 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
       return Promise.reject(error);
     }
     const filters = options.topicFilters;
-    for (const f of filters) this.subscriptions.remove(f);
+    for (const f of filters) this.session.subscriptions.remove(f);
     return this.request({ type: UNSUBSCRIBE, topicFilters: filters, properties: options.properties, resubscribe: false });
   }
 
   /** Queues a request; sends it now when connected, else after the next CONNACK. */
   private request(req: PendingRequest): Promise<SubackPacket & UnsubackPacket> {
-    const promise = this.requests.add(req);
+    const promise = this.session.requests.add(req);
     if (this.stateValue === 'connected') this.conn!.sendRequest(req);
     return promise;
   }
@@ -558,20 +492,6 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     this.safeEmit('unhandledMessage', msg);
     return true;
   }
-
-  /** A receiver is full: stop reading the socket until it drains. */
-  private receiverFull(receiver: MessageReceiver): void {
-    if (!this.blockedReceivers.has(receiver)) {
-      this.blockedReceivers.add(receiver);
-      receiver.onDrain(this.onReceiverDrained);
-    }
-    if (this.blockedReceivers.size !== 0) this.conn?.pauseReading();
-  }
-
-  private readonly onReceiverDrained = (receiver: MessageReceiver): void => {
-    if (!this.blockedReceivers.delete(receiver)) return;
-    if (this.blockedReceivers.size === 0) this.conn?.resumeReading();
-  };
 
   private reportError(error: Error): void {
     if (this.listenerCount('error') !== 0) {

@@ -1,15 +1,15 @@
 /**
  * ClientConnection: one network connection of the client, from CONNECT to its end — paho.golang's
- * `paho.Client` to the `autopaho` of {@link MqttClient}. Its life is exactly that of one stream:
+ * `paho.Client` under the `autopaho` that `MqttClient` is. Its life is exactly that of one stream:
  * the client makes a new one for every (re)connection and drops it when the stream ends.
  *
  * It owns everything that lives as long as the connection: the CONNECT/CONNACK/AUTH handshake, what
  * the CONNACK says (server limits, session expiry, keepalive), both topic alias tables, the inbound
  * QoS state ({@link InboundFlow}), the send quota and re-send queue ({@link OutboundFlow}), a
  * re-authentication in progress, and the routing of every packet received. It works on session
- * state it does not own — the session store, packet ids, requests, subscriptions ({@link
- * ConnectionSession}, the client's SessionState) — and tells the client ({@link ConnectionHost}) of its CONNACK and of its loss, so that
- * reconnect policy and session resumption stay above it.
+ * state it does not own — session store, packet ids, requests, subscriptions ({@link
+ * ConnectionSession}: the client's SessionState) — and tells the client ({@link ConnectionHost}) of
+ * its CONNACK and of its loss, so that reconnect policy and session resumption stay above it.
  */
 import {
   MqttProtocolError,

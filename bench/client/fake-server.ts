@@ -5,7 +5,7 @@
  * counts PUBLISH frames without decoding them.
  *
  * Controlled over IPC by the parent:
- *   { cmd: 'target', count }                → reply { event: 'received', count, ms } once `count` PUBLISH frames arrived
+ *   { cmd: 'target', count }                → reply { event: 'target-set' }, then { event: 'received', count, ms } once `count` PUBLISH frames arrived
  *   { cmd: 'stream', count, topic, size }   → after the next SUBSCRIBE, stream `count` QoS 0 PUBLISH frames
  *   { cmd: 'stop' }                         → exit
  * On start it sends { event: 'listening', port }.
@@ -125,6 +125,8 @@ process.on('message', (m: { cmd: string; count?: number; topic?: string; size?: 
   if (m.cmd === 'target') {
     target = m.count!;
     received = 0;
+    // The client waits for this before publishing: frames counted before the reset would be lost.
+    process.send!({ event: 'target-set' });
   } else if (m.cmd === 'stream') {
     const perBlock = 1024;
     stream = { count: m.count!, frames: publishBlock(m.topic!, m.size!, perBlock), perBlock };

@@ -217,7 +217,9 @@ async function once(server: Server, make: () => Driver, scenario: Scenario, n: n
   try {
     let t0: number;
     if (scenario === 'qos0') {
+      const set = server.next('target-set');
       server.send({ cmd: 'target', count: n });
+      await set;
       const all = server.next('received');
       t0 = performance.now();
       await d.publish0(n);

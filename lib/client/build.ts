@@ -6,14 +6,16 @@ import {
   PacketType,
   encodePacket,
   isValidTopicFilter,
+  isValidTopicName,
   parseSharedSubscription,
   type ConnectPacket,
   type PublishPacket,
   type Subscription,
 } from '../codec/index.js';
-import { ClientStateError, PublishError, SubscribeError } from './errors.js';
-import { asClientError } from './error-utils.js';
-import type { ConnectOptions, ServerLimits, SubscribeOptions } from './options.js';
+import type { Authenticator } from './auth.js';
+import { ClientStateError, PublishError, SubscribeError, UnsubscribeError } from './errors.js';
+import { asClientError, asPublishError } from './error-utils.js';
+import type { ConnectOptions, PublishOptions, ServerLimits, SubscribeOptions, UnsubscribeOptions } from './options.js';
 
 const MAX_SUBSCRIPTION_IDENTIFIER = 268_435_455;
 const EMPTY = Buffer.alloc(0);
@@ -58,6 +60,73 @@ export function buildConnect(o: ConnectOptions): ConnectPacket {
     throw asClientError(error);
   }
   return packet;
+}
+
+/** Resolves an outgoing topic alias to its topic on the current connection. */
+export interface TopicAliasResolver {
+  resolveTopic(alias: number): string;
+}
+
+/**
+ * Validates `publish()` options and builds the PUBLISH (full topic; packet id assigned when sent).
+ * A topic given only as an alias is resolved through `aliases`, the live connection (undefined when
+ * there is none). Throws PublishError: 0x82 bad QoS, 0x90 invalid topic, 0x94 unknown alias.
+ */
+export function buildPublish(o: PublishOptions, aliases: TopicAliasResolver | undefined): PublishPacket {
+  const qos = o.qos ?? 0;
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new PublishError(0x82, `Invalid QoS ${String(qos)}`);
+  let topic = o.topic;
+  if (topic === '') {
+    const alias = o.properties?.topicAlias;
+    if (alias === undefined) throw new PublishError(0x90, 'Empty topic name without a topic alias');
+    if (aliases === undefined) throw new PublishError(0x94, 'A topic alias alone needs a connection that defined it');
+    try {
+      topic = aliases.resolveTopic(alias);
+    } catch (error) {
+      throw asPublishError(error);
+    }
+  } else if (!isValidTopicName(topic)) {
+    throw new PublishError(0x90, `Invalid topic name ${JSON.stringify(topic)}`);
+  }
+  return {
+    type: PacketType.PUBLISH,
+    topic,
+    payload: toBuffer(o.payload),
+    qos,
+    retain: o.retain === true,
+    dup: false,
+    packetId: undefined,
+    properties: o.properties,
+  };
+}
+
+/** Validates `unsubscribe()` options; throws UnsubscribeError (0x8F invalid filter, 0x82 none given). */
+export function validateUnsubscribe(options: UnsubscribeOptions): void {
+  const filters = options.topicFilters;
+  if (!Array.isArray(filters) || filters.length === 0) {
+    throw new UnsubscribeError(0x82, 'UNSUBSCRIBE needs at least one topic filter');
+  }
+  for (const f of filters) {
+    if (!isValidTopicFilter(f)) throw new UnsubscribeError(0x8f, `Invalid topic filter ${JSON.stringify(f)}`);
+  }
+}
+
+/**
+ * The CONNECT of one connection attempt: the template of `connect()` under the client id in use;
+ * a reconnect resumes the session (cleanStart false); with an authenticator, its method and initial data.
+ */
+export async function connectPacketFor(
+  template: ConnectPacket,
+  clientId: string,
+  reconnect: boolean,
+  auth: Authenticator | undefined,
+): Promise<ConnectPacket> {
+  let properties = template.properties;
+  if (auth !== undefined) {
+    const data = auth.initialData === undefined ? undefined : await auth.initialData();
+    properties = { ...properties, authenticationMethod: auth.method, authenticationData: data };
+  }
+  return { ...template, clientId, cleanStart: reconnect ? false : template.cleanStart, properties };
 }
 
 /** Validates `subscribe()` options; throws SubscribeError (0x8F invalid filter, 0x82 otherwise). */

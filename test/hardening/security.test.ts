@@ -28,7 +28,7 @@ import {
   connectionFromUrl,
   type Authenticator,
 } from '../../lib/client/index.js';
-import { ServerMqtt5 } from '../../lib/nest/index.js';
+import { Mqtt5ConnectionRefusedError, ServerMqtt5 } from '../../lib/nest/index.js';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { withTimeout } from '../helpers/wait.js';
 
@@ -358,8 +358,11 @@ describe('secrets stay secret', () => {
     const server = new ServerMqtt5({ url: `mqtt://svc:${PASSWORD}@127.0.0.1:${port}`, clientOptions: { reconnect: false } });
     try {
       const err = await new Promise<unknown>((resolve) => void server.listen((e?: unknown) => resolve(e)));
-      expect(err).toBeInstanceOf(ConnackError);
-      expect((err as ConnackError).reasonCode).toBe(0x86);
+      // The transport's own error (one scheme from the root), the client's refusal as its cause.
+      expect(err).toBeInstanceOf(Mqtt5ConnectionRefusedError);
+      expect((err as Mqtt5ConnectionRefusedError).reasonCode).toBe(0x86);
+      expect((err as Mqtt5ConnectionRefusedError).code).toBe('CONNECTION_REFUSED');
+      expect((err as Error).cause).toBeInstanceOf(ConnackError);
       expectNoSecret('the listen() error', err, [Buffer.from(PASSWORD)]);
       expectNoSecret('the Nest log', lines, [Buffer.from(PASSWORD)]);
     } finally {

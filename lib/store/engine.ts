@@ -15,8 +15,9 @@
  * with a full tmpfs); revisit when that is fixed upstream.
  */
 import { accessSync, constants, mkdirSync, statfsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import type { Database, Key, RootDatabase } from 'lmdb';
 import {
   StoreClosedError,
   StoreCorruptError,
@@ -27,6 +28,16 @@ import {
   StoreWriteError,
 } from './errors.js';
 import { checkLmdbFile } from './lmdb-file.js';
+
+/**
+ * lmdb's `open`, loaded on first use: the native addon is loaded only by a process that opens a
+ * store, never by importing the package (most users never persist anything).
+ */
+let lmdbOpen: typeof import('lmdb').open | undefined;
+function loadLmdb(): typeof import('lmdb').open {
+  lmdbOpen ??= (createRequire(import.meta.url)('lmdb') as typeof import('lmdb')).open;
+  return lmdbOpen;
+}
 
 /**
  * When a commit counts as durable:
@@ -150,7 +161,7 @@ export class StoreEngine {
     if (size > 0) checkLmdbFile(file, size);
     let root: RootDatabase;
     try {
-      root = open({
+      root = loadLmdb()({
         path: file,
         maxDbs: 16,
         noSync: options.sync === 'periodic',

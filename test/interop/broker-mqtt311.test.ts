@@ -112,7 +112,7 @@ describe('a mixed population', () => {
 describe.each([
   ['311', 'MQTT 3.1.1'],
   ['31', 'MQTT 3.1'],
-] as const)('mosquitto_pub / mosquitto_sub -V %s', (version) => {
+] as const)('mosquitto_pub / mosquitto_sub -V %s (%s)', (version, _name) => {
   const itMosquitto = mosquittoTestsEnabled() ? it : it.skip;
 
   itMosquitto('mosquitto_sub receives from a v5 publisher; mosquitto_pub reaches a v5 subscriber (QoS 0/1/2, retained)', async () => {

@@ -18,6 +18,9 @@ export interface RetainedMessage extends PublishedMessage {
   readonly expiresAt: number;
 }
 
+/** Encoder options of the MQTT 3.1.1 encoding (3.1 has the same PUBLISH). */
+const AT_LEVEL_4 = { protocolVersion: 4 } as const;
+
 /** Offset of the packet identifier in an encoded PUBLISH of QoS > 0: after the fixed header and the topic. */
 function packetIdOffset(buf: Buffer): number {
   let i = 1;
@@ -148,19 +151,22 @@ export class Message implements RetainedMessage {
    */
   encode311(qos: QoS, retain: boolean, packetId: number, dup: boolean): Buffer {
     const key = qos * 2 + (retain ? 1 : 0);
-    let cached = this.enc311Buf;
-    if (key !== this.enc311Key) {
-      cached = encodePacket(this.packet(qos, retain, qos === 0 ? 0 : 1, false, undefined), { protocolVersion: 4 });
-      this.enc311Key = key;
-      this.enc311Buf = cached;
-      if (qos !== 0) this.enc311PidOffset = packetIdOffset(cached);
+    if (key === this.enc311Key) {
+      const cached = this.enc311Buf!;
+      if (qos === 0) return cached;
+      const copy = Buffer.allocUnsafe(cached.length);
+      cached.copy(copy, 0, 0, cached.length);
+      copy.writeUInt16BE(packetId, this.enc311PidOffset);
+      if (dup) copy[0] = copy[0]! | 0x08;
+      return copy;
     }
-    if (qos === 0) return cached!;
-    const copy = Buffer.allocUnsafe(cached!.length);
-    cached!.copy(copy, 0, 0, cached!.length);
-    copy.writeUInt16BE(packetId, this.enc311PidOffset);
-    if (dup) copy[0] = copy[0]! | 0x08;
-    return copy;
+    // Like encode(): the first subscriber gets the encoding itself, later ones a patched copy of it.
+    const buf = encodePacket(this.packet(qos, retain, packetId, dup, undefined), AT_LEVEL_4);
+    if (dup) return buf;
+    this.enc311Key = key;
+    this.enc311Buf = buf;
+    if (qos !== 0) this.enc311PidOffset = packetIdOffset(buf);
+    return buf;
   }
 
   private packet(qos: QoS, retain: boolean, packetId: number, dup: boolean, properties: Properties | undefined): PublishPacket {

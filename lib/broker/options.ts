@@ -88,7 +88,11 @@ export interface MqttBrokerOptions {
   closeGracePeriod?: number;
   /** Authenticates CONNECT (and enhanced AUTH steps); without it every client is accepted unless it asks for enhanced authentication. */
   authenticate?: Authenticate;
-  /** Authorises each PUBLISH (and will message); a refusal answers PUBACK/PUBREC 0x87 (QoS 0: dropped). */
+  /**
+   * Authorises each PUBLISH (and will message); a refusal answers PUBACK/PUBREC 0x87 (QoS 0: dropped). An
+   * MQTT 3.1.1/3.1 client cannot be refused on the wire: its message is acknowledged as usual, dropped, and
+   * reported as a `drop` event (reason `notAuthorized`).
+   */
   authorizePublish?: AuthorizePublish;
   /** Authorises each subscription of SUBSCRIBE; a refusal answers 0x87 for that filter in SUBACK. */
   authorizeSubscribe?: AuthorizeSubscribe;

@@ -5,7 +5,13 @@
  *   npm run build && node dist/bench/broker/main.js [--seconds 3] [--only nest-mqtt5,mosquitto]
  *     [--idle-connections 10000 | --skip-idle-memory]
  * Then runs memory.ts (idle memory per connection, ours vs Mosquitto, each broker in a fresh process,
- * the connections opened by a separate generator process).
+ * the connections opened by a separate generator process) and aliases.ts (bytes on the wire per delivery
+ * with and without server → client topic aliases).
+ *
+ *   npm run bench -- broker --protocol=4
+ * drives every broker at protocol level 4 (MQTT 3.1.1, pre-encoded 3.1.1 frames): 1→1 QoS 0, 1→10
+ * fan-out and 1→1 QoS 1 with 20 in flight only, against the issue-15 targets (≥ 3× Mosquitto and ≥ 4×
+ * Aedes on QoS 0, ≥ 1.5× both on QoS 1). `--protocol=5` gives the same three figures in v5 (Aedes stays 3.1.1).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,16 +33,41 @@ function arg(name: string, def: string): string {
   return i === -1 ? def : process.argv[i + 1]!;
 }
 
+/** `--protocol=4` or `--protocol 4` (npm run bench passes only dash-arguments on: use the `=` form there). */
+function protocolLevel(): number {
+  const eq = process.argv.find((a) => a.startsWith('--protocol='));
+  return Number(eq !== undefined ? eq.slice('--protocol='.length) : arg('protocol', '5'));
+}
+const level4 = protocolLevel() === 4;
+/** `--protocol=5` (or 4): only the three throughput figures, at that level (the full run measures v5 and memory). */
+const throughputOnly = process.argv.some((a) => a.startsWith('--protocol'));
 const windowMs = Number(arg('seconds', '3')) * 1000;
 const only = arg('only', 'nest-mqtt5,mosquitto,aedes').split(',');
 const latencyRate = Number(arg('rate', '10000'));
 const idleCount = Number(arg('connections', '5000'));
 
 const starters: [string, () => Promise<BrokerProcess>][] = [
-  ['nest-mqtt5', startOurs],
-  ['mosquitto', startMosquitto],
+  ['nest-mqtt5', () => startOurs(level4 ? 'v311' : 'v5')],
+  ['mosquitto', () => startMosquitto(level4 ? 'v311' : 'v5')],
   ['aedes', startAedes],
 ];
+
+const NONE: Throughput = { rate: NaN, cpuPerMessageUs: NaN, cpuPercent: NaN, lost: 0, generatorCpuPercent: NaN };
+const NO_LATENCY = { p50: NaN, p99: NaN } as Latency;
+const NO_MEMORY = { rssPerConnection: NaN } as IdleMemory;
+
+/** `--protocol=4|5`: the three throughput figures of issue 15 only. */
+async function runLevel4(start: () => Promise<BrokerProcess>): Promise<Figures> {
+  const b = await start();
+  try {
+    const qos0 = await qos0Throughput(b, 1, 1, windowMs);
+    const qos1 = await qos1Throughput(b, 20, windowMs);
+    const fanout = await qos0Throughput(b, 1, 10, windowMs);
+    return { qos0, qos1, fanout, fanin: NONE, latency: NO_LATENCY, idle: NO_MEMORY, idleCold: NO_MEMORY };
+  } finally {
+    await b.stop();
+  }
+}
 
 async function run(start: () => Promise<BrokerProcess>): Promise<Figures> {
   // Memory first, each on a fresh process; then the throughput figures.
@@ -63,7 +94,7 @@ const results = new Map<string, Figures>();
 for (const [name, start] of starters) {
   if (!only.includes(name)) continue;
   process.stderr.write(`benchmarking ${name}…\n`);
-  results.set(name, await run(start));
+  results.set(name, await (throughputOnly ? runLevel4(start) : run(start)));
 }
 
 type Row = [label: string, get: (f: Figures) => number, format: (v: number) => string, higherIsBetter: boolean];
@@ -71,7 +102,7 @@ const k = (v: number): string => `${(v / 1000).toFixed(1)}k/s`;
 const us = (v: number): string => `${v.toFixed(2)} µs`;
 const ms = (v: number): string => `${v.toFixed(2)} ms`;
 const kib = (v: number): string => `${(v / 1024).toFixed(2)} KiB`;
-const rows: Row[] = [
+const allRows: Row[] = [
   ['1→1 QoS 0 msgs/s', (f) => f.qos0.rate, k, true],
   ['1→1 QoS 1 (20 in flight) msgs/s', (f) => f.qos1.rate, k, true],
   ['1→10 fan-out QoS 0 deliveries/s', (f) => f.fanout.rate, k, true],
@@ -84,6 +115,8 @@ const rows: Row[] = [
   [`memory per idle connection (${idleCount}, warm)`, (f) => f.idle.rssPerConnection, kib, false],
   [`memory per idle connection (${idleCount}, fresh process)`, (f) => f.idleCold.rssPerConnection, kib, false],
 ];
+const rows = throughputOnly ? allRows.filter(([, get]) => !Number.isNaN(get(results.values().next().value!))) : allRows;
+if (level4) console.log('protocol level 4 (MQTT 3.1.1) for every broker');
 
 const names = [...results.keys()];
 const ours = results.get('nest-mqtt5');
@@ -116,12 +149,36 @@ for (const [n, f] of results) {
 for (const [n, f] of results) {
   if (f.idle.heapPerConnection !== undefined) console.log(`${n}: V8 heap per idle connection ${kib(f.idle.heapPerConnection)}`);
 }
+if (level4 && ours) {
+  // Issue 15's targets at protocol level 4.
+  const targets: [string, (f: Figures) => number, string, number][] = [
+    ['1→1 QoS 0', (f) => f.qos0.rate, 'mosquitto', 3],
+    ['1→1 QoS 0', (f) => f.qos0.rate, 'aedes', 4],
+    ['1→10 fan-out', (f) => f.fanout.rate, 'mosquitto', 3],
+    ['1→10 fan-out', (f) => f.fanout.rate, 'aedes', 4],
+    ['QoS 1', (f) => f.qos1.rate, 'mosquitto', 1.5],
+    ['QoS 1', (f) => f.qos1.rate, 'aedes', 1.5],
+  ];
+  for (const [label, get, peer, target] of targets) {
+    const other = results.get(peer);
+    if (other === undefined) continue;
+    const ratio = get(ours) / get(other);
+    console.log(`target ${label} vs ${peer}: ${ratio.toFixed(2)}× (≥ ${target}×) ${ratio >= target ? 'met' : 'NOT met'}`);
+  }
+}
 console.log('(ratios: > 1 means nest-mqtt5 is better; Mosquitto with its default configuration; Aedes over MQTT 3.1.1;');
 console.log(' memory "warm": after 1 s of traffic, so that a Node process\'s young generation — a fixed cost up to ~48 MB — is not charged to the connections)');
 
-if (!process.argv.includes('--skip-idle-memory')) {
+if (!throughputOnly && !process.argv.includes('--skip-idle-memory')) {
   console.log('');
   const memory = fileURLToPath(new URL('./memory.js', import.meta.url));
   const r = spawnSync(process.execPath, [memory, '--connections', arg('idle-connections', '10000')], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = 1;
+}
+
+if (!throughputOnly && !process.argv.includes('--skip-aliases') && only.includes('nest-mqtt5')) {
+  console.log('');
+  const aliases = fileURLToPath(new URL('./aliases.js', import.meta.url));
+  const r = spawnSync(process.execPath, [aliases], { stdio: 'inherit' });
   if (r.status !== 0) process.exitCode = 1;
 }

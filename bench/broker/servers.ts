@@ -46,9 +46,10 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-function startNode(name: string, script: string, dialect: Dialect): Promise<BrokerProcess> {
+function startNode(name: string, script: string, dialect: Dialect, env?: Record<string, string>): Promise<BrokerProcess> {
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
     execArgv: ['--expose-gc'],
+    env: env === undefined ? process.env : { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -77,9 +78,9 @@ function startNode(name: string, script: string, dialect: Dialect): Promise<Brok
   });
 }
 
-/** Our broker in a child process. */
-export function startOurs(): Promise<BrokerProcess> {
-  return startNode('nest-mqtt5', './our-server.js', 'v5');
+/** Our broker in a child process, driven in `dialect` (it speaks both); `outgoingTopicAliases` as the broker option. */
+export function startOurs(dialect: Dialect = 'v5', outgoingTopicAliases = 0): Promise<BrokerProcess> {
+  return startNode('nest-mqtt5', './our-server.js', dialect, { BENCH_OUTGOING_TOPIC_ALIASES: String(outgoingTopicAliases) });
 }
 
 /** Aedes in a child process (MQTT 3.1.1). */
@@ -114,8 +115,8 @@ async function waitForPort(port: number, deadline: number): Promise<void> {
   }
 }
 
-/** Mosquitto 2.0 with its defaults, on a free port of 127.0.0.1. */
-export async function startMosquitto(): Promise<BrokerProcess> {
+/** Mosquitto 2.0 with its defaults, on a free port of 127.0.0.1, driven in `dialect` (it speaks both). */
+export async function startMosquitto(dialect: Dialect = 'v5'): Promise<BrokerProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
@@ -124,7 +125,7 @@ export async function startMosquitto(): Promise<BrokerProcess> {
   await waitForPort(port, Date.now() + 5000);
   return {
     name: 'mosquitto',
-    dialect: 'v5',
+    dialect,
     port,
     pid: child.pid!,
     gc: () => Promise.resolve(undefined),

@@ -4,6 +4,13 @@
  * Order of checks: will QoS/retain against the broker's limits (0x9B/0x9A), will payload format (0x99), client identifier (0x85
  * when empty ones are not allowed), the `authenticate` hook (0x86/0x87/0x8C or continue with AUTH
  * 0x18), then admission (0x89 past maxConnections; takeover of a connected client with the same id).
+ *
+ * MQTT 3.1.1 and 3.1 clients (protocol level 4 and 3) go through the same flow, decided in v5 terms; the
+ * connection's encoder translates the CONNACK (return codes 0x00–0x05, no properties). Their rules:
+ * Clean Session 1 is Clean Start 1 with a session that ends with the connection; Clean Session 0 is a
+ * session that never expires — unless `maxSessionExpiryInterval` says otherwise (applied as for v5). Their
+ * keep alive cannot be changed by the server: above `maxKeepAlive` (or 0 when it is set) they are refused
+ * with return code 0x02 (identifier rejected), as Mosquitto does.
  */
 import { isUtf8 } from 'node:buffer';
 import {
@@ -185,9 +192,18 @@ function effectiveKeepAlive(conn: Connection, requested: number): number {
 function accept(conn: Connection, p: ConnectPacket, authProps: Properties | undefined): void {
   const core = conn.host;
   const opts = core.options;
-  const requestedExpiry = p.properties?.sessionExpiryInterval ?? 0;
+  const v5 = conn.protocolVersion === 5;
+  // 3.1.1: a persistent session has no expiry of its own ("never", 0xFFFFFFFF in v5 terms).
+  const requestedExpiry = v5 ? (p.properties?.sessionExpiryInterval ?? 0) : p.cleanStart ? 0 : 0xffff_ffff;
   const expiryInterval = Math.min(requestedExpiry, opts.maxSessionExpiryInterval);
-  const keepAlive = effectiveKeepAlive(conn, p.keepAlive);
+  let keepAlive = p.keepAlive;
+  if (v5) {
+    keepAlive = effectiveKeepAlive(conn, p.keepAlive);
+  } else if (opts.maxKeepAlive < 65_535 && (keepAlive === 0 || keepAlive > opts.maxKeepAlive)) {
+    // No Server Keep Alive to announce: refuse what we would have lowered (Mosquitto's max_keepalive rule).
+    conn.refuse(0x85, `keep alive ${keepAlive} s is not within 1..${opts.maxKeepAlive} s`);
+    return;
+  }
 
   const props: Properties = { ...authProps };
   if (conn.assignedClientId) props.assignedClientIdentifier = conn.clientId;

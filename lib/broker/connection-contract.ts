@@ -7,12 +7,12 @@
  * intent-named methods of {@link ProtocolConnection}.
  */
 import type { EventEmitter } from 'node:events';
-import type { ConnackPacket, ConnectPacket, Packet, PacketDecoder, Properties, QoS, Will } from '../codec/index.js';
+import type { ConnackPacket, ConnectPacket, Packet, PacketDecoder, Properties, ProtocolVersion, QoS, Will } from '../codec/index.js';
 import type { ClientInfo } from './auth.js';
 import type { BrokerEventMap, DisconnectInitiator } from './events.js';
 import type { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
-import type { Session, SessionLink } from './session.js';
+import type { DropReason, Session, SessionLink } from './session.js';
 import type { Supervisor } from './supervisor.js';
 import type { TopicTree } from './topic-tree.js';
 
@@ -69,6 +69,8 @@ export interface Admission {
 export interface ProtocolConnection extends SessionLink {
   readonly host: ConnectionHost;
   readonly state: ConnState;
+  /** The client's protocol level (5; 4 = MQTT 3.1.1; 3 = MQTT 3.1), known once its CONNECT arrived. */
+  readonly protocolVersion: ProtocolVersion;
   /** The client identifier (the assigned one when the client sent an empty one); '' before CONNECT. */
   readonly clientId: string;
   readonly username: string | undefined;
@@ -133,8 +135,8 @@ export interface ConnectionHost {
   readonly events: EventEmitter<BrokerEventMap>;
   /** The current time in ms. */
   now(): number;
-  /** A decoder for one read (shared between connections while no packet is split across reads). */
-  borrowDecoder(): PacketDecoder;
+  /** A decoder for one read at `level` (undefined: detect it from CONNECT); shared between connections while no packet is split across reads. */
+  borrowDecoder(level: ProtocolVersion | undefined): PacketDecoder;
   /** Takes a decoder back; returns it when the connection must keep it (part of a packet, or failed). */
   returnDecoder(d: PacketDecoder): PacketDecoder | null;
   /** `conn` has bytes to write: flush it once this turn's I/O is done. */
@@ -155,6 +157,8 @@ export interface ConnectionHost {
   connectionClosed(conn: ProtocolConnection): void;
   /** A subscriber congested past the slow-consumer timeout stops holding publishers back. */
   checkSlowConsumer(subscriber: Session): void;
+  /** A message was not delivered for `reason` (counted, and the `drop` event). */
+  dropped(session: Session, message: Message, qos: QoS, reason: DropReason): void;
   /** Reports a client's error (the `clientError` event). */
   clientError(client: ClientInfo | null, err: Error): void;
 }

@@ -25,6 +25,7 @@ import {
   PacketType,
   UnsupportedProtocolError,
   encodePacket,
+  withTopicAlias,
   isReasonCodeAllowed,
   propertylessAckLength,
   protocolError,
@@ -33,7 +34,9 @@ import {
   type DisconnectPacket,
   type Packet,
   type Properties,
+  type ProtocolVersion,
   type PublishPacket,
+  type QoS,
   type Will,
 } from '../codec/index.js';
 import { isThenable, type AuthorizePublishResult, type ClientInfo, type TransportKind } from './auth.js';
@@ -50,6 +53,7 @@ import {
 import { HookError } from './errors.js';
 import type { DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
+import { OutgoingAliases } from './outgoing-aliases.js';
 import type { Session, SessionLink } from './session.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
 
@@ -119,7 +123,8 @@ export class Connection implements SessionLink, ProtocolConnection {
 
   private id = '';
   private user: string | undefined = undefined;
-  private protocolVersion: number | undefined = undefined;
+  /** The protocol level, from the CONNECT (undefined before it: the decoder detects it). */
+  private level: ProtocolVersion | undefined = undefined;
   /** The hooks' snapshot, taken when the client identifies itself (or on first need before that). */
   private snapshot: ClientInfo | null = null;
   private boundSession: Session | null = null;
@@ -148,6 +153,10 @@ export class Connection implements SessionLink, ProtocolConnection {
   /** Supervisor tick of the connection's start, then of its last read. */
   private lastTick: number;
   private aliases: Map<number, string> | null = null;
+  /** Topic aliases we may use towards the client: min(its Topic Alias Maximum, outgoingTopicAliases). */
+  private outAliasMax = 0;
+  /** Our topic aliases towards the client, made on the first delivery when {@link outAliasMax} > 0. */
+  private outAliases: OutgoingAliases | null = null;
   private blockers = 0;
   private backlog: Packet[] | null = null;
   /** QoS 1/2 publishes awaiting an asynchronous authorisation (they count against Receive Maximum). */
@@ -173,6 +182,11 @@ export class Connection implements SessionLink, ProtocolConnection {
   }
 
   // What the flows and the engine read ------------------------------------------------------------------
+
+  /** The client's protocol level: 5, 4 (MQTT 3.1.1) or 3 (MQTT 3.1); 5 until its CONNECT says otherwise. */
+  get protocolVersion(): ProtocolVersion {
+    return this.level ?? 5;
+  }
 
   get state(): ConnState {
     return this.connState;
@@ -212,7 +226,7 @@ export class Connection implements SessionLink, ProtocolConnection {
    * without hooks or listeners never pays for one.
    */
   get info(): ClientInfo {
-    return (this.snapshot ??= clientSnapshot(this.socket, this.transport, this.id, this.user, this.protocolVersion));
+    return (this.snapshot ??= clientSnapshot(this.socket, this.transport, this.id, this.user, this.level));
   }
 
   /** util.inspect shows the snapshot, never the broker behind the connection (other clients, a CONNECT's password). */
@@ -228,13 +242,15 @@ export class Connection implements SessionLink, ProtocolConnection {
     if (props.maximumPacketSize !== undefined) this.maximumPacketSize = props.maximumPacketSize;
     if (props.requestProblemInformation === false) this.problemInformation = false;
     this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
+    const aliasMax = props.topicAliasMaximum;
+    if (aliasMax !== undefined) this.outAliasMax = Math.min(aliasMax, this.host.options.outgoingTopicAliases);
   }
 
   identify(clientId: string, assigned: boolean, username: string | undefined, protocolVersion: number): void {
     this.id = clientId;
     this.assigned = assigned;
     this.user = username;
-    this.protocolVersion = protocolVersion;
+    this.level = protocolVersion as ProtocolVersion;
     // Taken again on next need (a snapshot taken before CONNECT, for a clientError, lacks the identity).
     this.snapshot = null;
   }
@@ -294,6 +310,8 @@ export class Connection implements SessionLink, ProtocolConnection {
    * properties if it takes that (spec 3.1.2.11.4) — or undefined when even that is too large.
    */
   encodeForClient(packet: Packet): Buffer | undefined {
+    const level = this.level;
+    if (level !== undefined && level !== 5) return this.encode311(packet, level);
     try {
       return encodePacket(packet, { maximumPacketSize: this.maximumPacketSize });
     } catch (err) {
@@ -307,6 +325,46 @@ export class Connection implements SessionLink, ProtocolConnection {
         throw again;
       }
     }
+  }
+
+  /**
+   * A packet for an MQTT 3.1.1/3.1 client (the encoder leaves properties out and maps CONNACK/SUBACK codes):
+   * a DISCONNECT is never sent to one (the server just closes), and a PUBREL/PUBCOMP failure code, which a
+   * 3.1.1 ack cannot carry, goes as the plain ack that ends the client's flow (3.1.1 §4.3.3).
+   */
+  private encode311(packet: Packet, level: 3 | 4): Buffer | undefined {
+    switch (packet.type) {
+      case PacketType.DISCONNECT:
+        return undefined;
+      case PacketType.PUBREL:
+      case PacketType.PUBCOMP:
+        return ackBytes(packet.type, packet.packetId, 0);
+      default:
+        return encodePacket(packet, { protocolVersion: level });
+    }
+  }
+
+  /**
+   * The PUBLISH bytes of `m` for this client ({@link SessionLink.encodePublish}): the message's shared
+   * v5 encoding, its 3.1.1 one for a 3.1.1/3.1 client, or a per-client copy carrying a topic alias.
+   */
+  encodePublish(m: Message, qos: QoS, retain: boolean, ids: number | number[] | undefined, packetId: number, dup: boolean, now: number): Buffer {
+    if (this.level !== 5) return m.encode311(qos, retain, packetId, dup);
+    const buf = m.encode(qos, retain, ids, packetId, dup, now);
+    return this.outAliasMax === 0 ? buf : this.withAlias(buf, m.topic);
+  }
+
+  /** `buf` with a topic alias for `topic`; a new alias counts only once the packet fits the client's limit. */
+  private withAlias(buf: Buffer, topic: string): Buffer {
+    // The alias property takes 3 bytes: a topic this short gains nothing from one.
+    if (topic.length <= 3) return buf;
+    const aliases = (this.outAliases ??= new OutgoingAliases(this.outAliasMax));
+    const alias = aliases.lookup(topic);
+    if (alias > 0) return withTopicAlias(buf, alias, false);
+    const out = withTopicAlias(buf, -alias, true);
+    // Too large: the session drops it, and the client must not be assumed to know the alias.
+    if (out.length <= this.maximumPacketSize) aliases.commit();
+    return out;
   }
 
   /** A reason string for an ack, unless the client asked for no problem information. */
@@ -344,12 +402,14 @@ export class Connection implements SessionLink, ProtocolConnection {
     if (state === ConnState.Closed) return; // lingering close: read and discard
     // Between packets a connection needs no decoder state: it borrows the core's shared decoder, and
     // keeps one only while a packet is split across reads.
-    const decoder = this.decoder ?? core.borrowDecoder();
+    const decoder = this.decoder ?? core.borrowDecoder(this.level);
     const prev = feeding;
     feeding = this;
     try {
       decoder.feed(chunk, onDecoded);
     } catch (err) {
+      // A CONNECT that failed to decode still told its level: the refusal goes out in that format.
+      if (this.level === undefined) this.level = decoder.protocolVersion;
       this.fail(err);
     } finally {
       feeding = prev;
@@ -391,7 +451,8 @@ export class Connection implements SessionLink, ProtocolConnection {
         return;
       case PacketType.PUBREL: {
         const known = this.boundSession!.inboundQoS2?.delete(p.packetId) ?? false;
-        this.sendBuffer(ackBytes(PacketType.PUBCOMP, p.packetId, known ? 0 : 0x92));
+        // 3.1.1 has no code for an unknown identifier: the plain PUBCOMP ends the client's flow.
+        this.sendBuffer(ackBytes(PacketType.PUBCOMP, p.packetId, known || this.level !== 5 ? 0 : 0x92));
         return;
       }
       case PacketType.PUBCOMP:
@@ -422,6 +483,7 @@ export class Connection implements SessionLink, ProtocolConnection {
   private dispatchBeforeConnack(p: Packet): void {
     if (this.connState === ConnState.New && p.type === PacketType.CONNECT) {
       this.connState = ConnState.Connecting;
+      this.level = (p.protocolVersion ?? 5) as ProtocolVersion;
       handleConnect(this, p);
     } else if (this.connState === ConnState.Connecting && p.type === PacketType.AUTH) {
       handleAuth(this, p);
@@ -511,12 +573,27 @@ export class Connection implements SessionLink, ProtocolConnection {
   private hookFailed(err: unknown, msg: Message, packetId: number): void {
     const e = new HookError('authorizePublish', 0x80, err);
     this.host.clientError(this.info, e);
+    if (this.level !== 5) {
+      // A 3.1.1 ack cannot refuse, and this message was not judged: close, so that the client sends it again.
+      this.close(null, 'server', 0x80);
+      return;
+    }
     this.completePublish(msg, packetId, 0x80);
   }
 
   /** Routes an authorised message (verdict 0) or refuses it, and acknowledges per its QoS. */
   private completePublish(msg: Message, packetId: number, verdict: number): void {
     const qos = msg.qos;
+    if (verdict !== 0 && this.level !== 5) {
+      // MQTT 3.1.1 has no way to refuse a PUBLISH: acknowledge it as usual and drop it (MQTT-3.3.5-2), counted.
+      this.host.dropped(this.boundSession!, msg, qos, 'notAuthorized');
+      if (qos === 1) this.sendBuffer(ackBytes(PacketType.PUBACK, packetId, 0));
+      else if (qos === 2) {
+        (this.boundSession!.inboundQoS2 ??= new Set()).add(packetId);
+        this.sendBuffer(ackBytes(PacketType.PUBREC, packetId, 0));
+      }
+      return;
+    }
     if (verdict !== 0) {
       // QoS 0 cannot be refused on the wire: it is not routed.
       if (qos === 1) this.sendPacket({ type: PacketType.PUBACK, packetId, reasonCode: verdict, properties: this.problem('not authorized') });
@@ -525,7 +602,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     }
     const delivered = this.host.publish(msg, this.info);
     if (qos === 0) return;
-    const reasonCode = delivered === 0 ? 0x10 : 0;
+    const reasonCode = delivered === 0 && this.level === 5 ? 0x10 : 0;
     if (qos === 1) {
       this.sendBuffer(ackBytes(PacketType.PUBACK, packetId, reasonCode));
     } else {
@@ -576,6 +653,12 @@ export class Connection implements SessionLink, ProtocolConnection {
       this.close(null, 'server', 0x84);
       return;
     }
+    if (this.level !== undefined && this.level !== 5 && e.reasonCode !== 0x85) {
+      // MQTT 3.1.1 answers a protocol violation by closing the connection (§4.8); a CONNACK return code
+      // exists only for a rejected identifier (0x02).
+      this.close(null, 'server', e.reasonCode);
+      return;
+    }
     if (this.connState !== ConnState.Connected) {
       // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): refuse with CONNACK instead.
       this.refuse(isReasonCodeAllowed(PacketType.CONNACK, e.reasonCode) ? e.reasonCode : 0x82, e.message);
@@ -592,6 +675,8 @@ export class Connection implements SessionLink, ProtocolConnection {
 
   /** Sends DISCONNECT with `reasonCode` and closes (after the connection was accepted). */
   disconnect(reasonCode: number, reasonString?: string): void {
+    // MQTT 3.1.1 has no server DISCONNECT: the connection is just closed.
+    if (this.level !== 5) return this.close(null, 'server', reasonCode);
     const properties = reasonString === undefined ? undefined : { reasonString };
     this.close({ type: PacketType.DISCONNECT, reasonCode, properties }, 'server', reasonCode);
   }
@@ -720,6 +805,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     this.backlog = null;
     this.blockers = 0;
     this.aliases = null;
+    this.outAliases = null;
     // Keep reading (and discarding) so that unread input does not turn our close into a reset.
     this.paused = 0;
     if (!this.socketClosed) this.socket.resume();

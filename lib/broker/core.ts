@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { PacketDecoder, type QoS, type Will } from '../codec/index.js';
+import { PacketDecoder, type ProtocolVersion, type QoS, type Will } from '../codec/index.js';
 import type { ClientInfo, TransportKind } from './auth.js';
 import { isThenable } from './auth.js';
 import { Connection } from './connection.js';
@@ -56,9 +56,10 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   /** Connect timeouts and keep alive of every connection, on one timer. */
   readonly supervisor: Supervisor;
 
-  /** The decoder lent to connections between packets (see borrowDecoder). */
-  private decoder: PacketDecoder;
-  private decoderLent = false;
+  /** The decoders lent to connections between packets (see borrowDecoder): index 0 detects the level, 3/4/5 decode it. */
+  private readonly decoders: (PacketDecoder | undefined)[] = [];
+  /** Which of {@link decoders} are lent out (bit per index). */
+  private decodersLent = 0;
   private messagesReceived = 0;
   private messagesRouted = 0;
   private droppedMessages = 0;
@@ -77,32 +78,37 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
       for (const conn of this.connections) conn.supervise();
     });
-    this.decoder = this.newDecoder();
   }
 
-  private newDecoder(): PacketDecoder {
-    return new PacketDecoder({ maximumPacketSize: this.options.maximumPacketSize });
+  private newDecoder(level: ProtocolVersion | undefined): PacketDecoder {
+    return new PacketDecoder({ maximumPacketSize: this.options.maximumPacketSize, protocolVersion: level ?? 'detect' });
   }
 
   /**
-   * A decoder for one read. Connections share one between packets, which spares each idle connection
-   * the decoder's memory; a nested read (not expected: decoding is synchronous) gets a fresh one.
+   * A decoder for one read at protocol `level` (undefined: before CONNECT, the decoder detects it).
+   * Connections share one per level between packets, which spares each idle connection the decoder's
+   * memory; a nested read (not expected: decoding is synchronous) gets a fresh one.
    */
-  borrowDecoder(): PacketDecoder {
-    if (this.decoderLent) return this.newDecoder();
-    this.decoderLent = true;
-    return this.decoder;
+  borrowDecoder(level: ProtocolVersion | undefined): PacketDecoder {
+    const i = level ?? 0;
+    const bit = 1 << i;
+    if ((this.decodersLent & bit) !== 0) return this.newDecoder(level);
+    this.decodersLent |= bit;
+    return (this.decoders[i] ??= this.newDecoder(level));
   }
 
   /**
    * Takes a decoder back after a read. Returns it to the connection when it holds part of a packet
-   * (or failed): the connection keeps it, and the core makes itself a new shared one.
+   * (or failed): the connection keeps it, and the core makes itself a new shared one. A detecting
+   * decoder that has seen a CONNECT now decodes that level, so it is not shared again.
    */
   returnDecoder(d: PacketDecoder): PacketDecoder | null {
     const keep = d.hasPartialPacket || d.error !== undefined;
-    if (d === this.decoder) {
-      this.decoderLent = false;
-      if (keep) this.decoder = this.newDecoder();
+    const decoders = this.decoders;
+    const i = d === decoders[5] ? 5 : d === decoders[0] ? 0 : d === decoders[4] ? 4 : d === decoders[3] ? 3 : -1;
+    if (i !== -1) {
+      this.decodersLent &= ~(1 << i);
+      if (keep || (i === 0 && d.protocolVersion !== undefined)) decoders[i] = undefined;
     }
     return keep ? d : null;
   }

@@ -22,7 +22,7 @@ export interface DropInfo {
   readonly message: PublishedMessage;
   /** The QoS it would have been delivered with. */
   readonly qos: QoS;
-  /** `queueFull`: the session queue was at `maxQueuedMessages`; `packetTooLarge`: above the client's Maximum Packet Size; `noSubscriberAvailable`: a shared group had no member left. */
+  /** `queueFull`: the session queue was at `maxQueuedMessages`; `packetTooLarge`: above the client's Maximum Packet Size; `noSubscriberAvailable`: a shared group had no member left; `notAuthorized`: authorizePublish refused a message from an MQTT 3.1.1/3.1 client, which has no way to be told (`clientId` is then the publisher's). */
   readonly reason: DropReason;
 }
 

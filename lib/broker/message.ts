@@ -3,6 +3,8 @@
  * A message is encoded once per distinct (QoS, retain flag) variant; further subscribers of the same
  * variant get a copy of those bytes with their packet identifier patched in (QoS 0: the very same
  * buffer). Variants with subscription identifiers or a decremented expiry are encoded per delivery.
+ * MQTT 3.1.1/3.1 subscribers get their own cached encoding (encode311), made lazily: v5-only traffic
+ * never pays for it.
  */
 import { PacketType, encodePacket, type Properties, type PublishPacket, type QoS } from '../codec/index.js';
 import type { PublishedMessage } from './auth.js';
@@ -15,6 +17,9 @@ export interface RetainedMessage extends PublishedMessage {
   /** When it expires (ms since the epoch), or 0 for never. An expired message is deleted when next seen. */
   readonly expiresAt: number;
 }
+
+/** Encoder options of the MQTT 3.1.1 encoding (3.1 has the same PUBLISH). */
+const AT_LEVEL_4 = { protocolVersion: 4 } as const;
 
 /** Offset of the packet identifier in an encoded PUBLISH of QoS > 0: after the fixed header and the topic. */
 function packetIdOffset(buf: Buffer): number {
@@ -50,6 +55,10 @@ export class Message implements RetainedMessage {
   private encKey = -1;
   private encBuf: Buffer | undefined = undefined;
   private encPidOffset = 0;
+  // The MQTT 3.1.1 encoding (no properties), cached the same way, made only when a 3.1.1/3.1 client subscribes.
+  private enc311Key = -1;
+  private enc311Buf: Buffer | undefined = undefined;
+  private enc311PidOffset = 0;
 
   constructor(
     topic: string,
@@ -93,7 +102,7 @@ export class Message implements RetainedMessage {
     if (!this.owned) {
       this.owned = true;
       const p = this.payload;
-      const enc = this.encBuf;
+      const enc = this.encBuf ?? this.enc311Buf;
       if (enc !== undefined) {
         // Once encoded, the payload is the tail of the encoding (never written to afterwards): no copy.
         this.payload = enc.subarray(enc.length - p.length);
@@ -133,6 +142,31 @@ export class Message implements RetainedMessage {
       if (subscriptionIds !== undefined) props.subscriptionIdentifier = subscriptionIds;
     }
     return encodePacket(this.packet(qos, retain, packetId, dup, props));
+  }
+
+  /**
+   * The PUBLISH bytes for one MQTT 3.1.1 or 3.1 subscriber: no properties, so no subscription identifiers
+   * and no remaining expiry (the broker still drops the message once expired) — one cached encoding per
+   * (QoS, retain) serves every such subscriber, its packet identifier and DUP flag patched into a copy.
+   */
+  encode311(qos: QoS, retain: boolean, packetId: number, dup: boolean): Buffer {
+    const key = qos * 2 + (retain ? 1 : 0);
+    if (key === this.enc311Key) {
+      const cached = this.enc311Buf!;
+      if (qos === 0) return cached;
+      const copy = Buffer.allocUnsafe(cached.length);
+      cached.copy(copy, 0, 0, cached.length);
+      copy.writeUInt16BE(packetId, this.enc311PidOffset);
+      if (dup) copy[0] = copy[0]! | 0x08;
+      return copy;
+    }
+    // Like encode(): the first subscriber gets the encoding itself, later ones a patched copy of it.
+    const buf = encodePacket(this.packet(qos, retain, packetId, dup, undefined), AT_LEVEL_4);
+    if (dup) return buf;
+    this.enc311Key = key;
+    this.enc311Buf = buf;
+    if (qos !== 0) this.enc311PidOffset = packetIdOffset(buf);
+    return buf;
   }
 
   private packet(qos: QoS, retain: boolean, packetId: number, dup: boolean, properties: Properties | undefined): PublishPacket {

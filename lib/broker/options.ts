@@ -20,6 +20,15 @@ export interface MqttBrokerOptions {
   /** Highest topic alias a client may use towards the broker (0 disables aliases; above → DISCONNECT 0x94). Default 32. */
   topicAliasMaximum?: number;
   /**
+   * Topic aliases the broker uses when sending to one v5 client (spec 3.3.2.3.4), at most — and never more
+   * than the Topic Alias Maximum the client announced in CONNECT (0 there: none). The topics are replaced
+   * by the clock algorithm once they are all in use. Saves the topic bytes of every repeated delivery at
+   * the cost of one copy of each PUBLISH per receiving client (the shared encoding cannot be reused) and up
+   * to this many topic strings per connection. 0 (the default, like Mosquitto; EMQX and HiveMQ send
+   * aliases) sends none.
+   */
+  outgoingTopicAliases?: number;
+  /**
    * Messages waiting for one session (offline, receive maximum reached, or socket full) at most.
    * When full, QoS 0 messages are dropped first; then {@link queueFullPolicy} applies. Every drop is
    * counted in `broker.metrics().droppedMessages` and reported by the `drop` event. Default 1000.
@@ -79,7 +88,11 @@ export interface MqttBrokerOptions {
   closeGracePeriod?: number;
   /** Authenticates CONNECT (and enhanced AUTH steps); without it every client is accepted unless it asks for enhanced authentication. */
   authenticate?: Authenticate;
-  /** Authorises each PUBLISH (and will message); a refusal answers PUBACK/PUBREC 0x87 (QoS 0: dropped). */
+  /**
+   * Authorises each PUBLISH (and will message); a refusal answers PUBACK/PUBREC 0x87 (QoS 0: dropped). An
+   * MQTT 3.1.1/3.1 client cannot be refused on the wire: its message is acknowledged as usual, dropped, and
+   * reported as a `drop` event (reason `notAuthorized`).
+   */
   authorizePublish?: AuthorizePublish;
   /** Authorises each subscription of SUBSCRIBE; a refusal answers 0x87 for that filter in SUBACK. */
   authorizeSubscribe?: AuthorizeSubscribe;
@@ -95,6 +108,7 @@ export interface ResolvedOptions {
   readonly maximumPacketSize: number;
   readonly receiveMaximum: number;
   readonly topicAliasMaximum: number;
+  readonly outgoingTopicAliases: number;
   readonly maxQueuedMessages: number;
   readonly queueFullPolicy: QueueFullPolicy;
   readonly queueQoS0Offline: boolean;
@@ -138,6 +152,7 @@ export const DEFAULT_OPTIONS = {
   maximumPacketSize: 1024 * 1024,
   receiveMaximum: 1024,
   topicAliasMaximum: 32,
+  outgoingTopicAliases: 0,
   maxQueuedMessages: 1000,
   queueFullPolicy: 'dropNew',
   queueQoS0Offline: false,
@@ -177,6 +192,7 @@ export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
     maximumPacketSize: int('maximumPacketSize', o.maximumPacketSize, d.maximumPacketSize, 64, 268_435_460),
     receiveMaximum: int('receiveMaximum', o.receiveMaximum, d.receiveMaximum, 1, 65_535),
     topicAliasMaximum: int('topicAliasMaximum', o.topicAliasMaximum, d.topicAliasMaximum, 0, 65_535),
+    outgoingTopicAliases: int('outgoingTopicAliases', o.outgoingTopicAliases, d.outgoingTopicAliases, 0, 65_535),
     maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages, d.maxQueuedMessages, 0, 10_000_000),
     queueFullPolicy: policy,
     queueQoS0Offline: o.queueQoS0Offline ?? false,

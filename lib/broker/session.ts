@@ -15,7 +15,7 @@ import type { SharedGroup, SubscriptionEntry } from './topic-tree.js';
 import type { LongTimer } from './timers.js';
 
 /** Why a message was not delivered to a client (see the `drop` event). */
-export type DropReason = 'queueFull' | 'packetTooLarge' | 'noSubscriberAvailable';
+export type DropReason = 'queueFull' | 'packetTooLarge' | 'noSubscriberAvailable' | 'notAuthorized';
 
 /** The connection a session is bound to, as the session sees it. */
 export interface SessionLink {
@@ -29,6 +29,11 @@ export interface SessionLink {
   sendBuffer(buf: Buffer): void;
   /** Encodes and queues a control packet. */
   sendPacket(packet: Packet): void;
+  /**
+   * The PUBLISH bytes of `message` for this client, in its protocol version (and with a topic alias
+   * when the broker uses them towards it): {@link Message.encode}'s arguments.
+   */
+  encodePublish(message: Message, qos: QoS, retain: boolean, subscriptionIds: number | number[] | undefined, packetId: number, dup: boolean, now: number): Buffer;
 }
 
 /** The broker options a session reads (the resolved broker options satisfy it). */
@@ -147,7 +152,7 @@ export class Session {
       return;
     }
     if (qos === 0) {
-      const buf = message.encode(0, retain, subscriptionIds, 0, false, message.expiresAt === 0 ? 0 : this.host.now());
+      const buf = link.encodePublish(message, 0, retain, subscriptionIds, 0, false, message.expiresAt === 0 ? 0 : this.host.now());
       if (buf.length > link.maximumPacketSize) this.host.dropped(this, message, 0, 'packetTooLarge');
       else link.sendBuffer(buf);
       return;
@@ -187,7 +192,7 @@ export class Session {
     // Each one re-sent counts against the Receive Maximum at once.
     while (resend.length !== 0 && !link.congested && this.sentInflight() < link.receiveMaximum) {
       const d = resend.shift()!;
-      const buf = d.message.encode(d.qos, d.retain, d.subscriptionIds, d.packetId, true, d.message.expiresAt === 0 ? 0 : this.host.now());
+      const buf = link.encodePublish(d.message, d.qos, d.retain, d.subscriptionIds, d.packetId, true, d.message.expiresAt === 0 ? 0 : this.host.now());
       if (buf.length > link.maximumPacketSize) {
         this.inflight!.delete(d.packetId);
         this.host.dropped(this, d.message, d.qos, 'packetTooLarge');
@@ -321,13 +326,13 @@ export class Session {
   private transmit(d: Delivery, link: SessionLink): void {
     const now = d.message.expiresAt === 0 ? 0 : this.host.now();
     if (d.qos === 0) {
-      const buf = d.message.encode(0, d.retain, d.subscriptionIds, 0, false, now);
+      const buf = link.encodePublish(d.message, 0, d.retain, d.subscriptionIds, 0, false, now);
       if (buf.length > link.maximumPacketSize) this.host.dropped(this, d.message, 0, 'packetTooLarge');
       else link.sendBuffer(buf);
       return;
     }
     const id = this.allocatePacketId();
-    const buf = d.message.encode(d.qos, d.retain, d.subscriptionIds, id, false, now);
+    const buf = link.encodePublish(d.message, d.qos, d.retain, d.subscriptionIds, id, false, now);
     if (buf.length > link.maximumPacketSize) {
       // Spec 3.1.2.11.4: discard it and behave as if it had been sent and acknowledged.
       this.host.dropped(this, d.message, d.qos, 'packetTooLarge');

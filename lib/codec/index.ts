@@ -6,6 +6,7 @@ export * from './error-codes.js';
 export * from './properties.js';
 export * from './encode.js';
 export * from './acks.js';
+export { withTopicAlias } from './publish-alias.js';
 export * from './decoder.js';
 export * from './mqtt311-codes.js';
 export { MQTT31_MAX_CLIENT_ID_BYTES } from './decode-mqtt311.js';

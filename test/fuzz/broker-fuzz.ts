@@ -12,7 +12,10 @@
  *   at the end must be answered).
  *
  * Case kinds: a mutated packet after a valid CONNECT (and benign packets), a mutated CONNECT, random
- * bytes, valid packets out of order, and (WebSocket only) a text frame. Every case draws from its own
+ * bytes, valid packets out of order, and (WebSocket only) a text frame. A quarter of the mutated and
+ * random cases speak MQTT 3.1.1 or 3.1 (`…311` kinds): there the broker's bytes are decoded at that
+ * level, a malformed packet must close the connection without a word (3.1.1 has no DISCONNECT from the
+ * server, and a CONNACK return code only for a rejected identifier: 0x02), and nothing v5-only may come. Every case draws from its own
  * seeded generator derived from (seed, case index): `--seed S --case I` replays one case.
  */
 import net from 'node:net';
@@ -25,7 +28,7 @@ import {
   type Packet,
 } from '../../lib/codec/index.js';
 import { Random } from '../helpers/prng.js';
-import { anyPacket, benignPacket, connectPacket, encode, outOfOrderSequence, type BrokerShape } from './corpus.js';
+import { anyPacket, benignPacket, connectPacket, connectPacket311, encode, encode311, outOfOrderSequence, type BrokerShape } from './corpus.js';
 import { mutate, randomBytes } from './mutate.js';
 
 /** Where the broker listens and what it allows. */
@@ -81,6 +84,10 @@ type Expectation =
   | { kind: 'exact'; packet: typeof PacketType.CONNACK | typeof PacketType.DISCONNECT; code: number; why: string }
   /** A 3.1/3.1.1 CONNECT: exactly the 3.x CONNACK refusing the version (a v5 CONNACK would not parse there). */
   | { kind: 'v3refusal' }
+  /** MQTT 3.1.1/3.1: the connection is closed without anything more from the broker (no DISCONNECT in 3.1.1). */
+  | { kind: 'silentClose'; why: string }
+  /** MQTT 3.1.1/3.1: exactly CONNACK return code 0x02 (identifier rejected), then the close. */
+  | { kind: 'v3identifier' }
   | { kind: 'open' }
   | { kind: 'any' };
 
@@ -94,6 +101,8 @@ interface FuzzCase {
   expect: Expectation;
   /** The stream ends with a complete packet (so that the sentinel can be answered or the broker acts). */
   complete: boolean;
+  /** The protocol level the broker speaks to this connection (from the CONNECT it will decode). */
+  level: 3 | 4 | 5;
 }
 
 const SENTINEL = encode({ type: PacketType.PINGREQ });
@@ -114,8 +123,9 @@ function mapCode(packet: number, code: number): number {
  * The verdict our decoder gives on the whole client stream, when only `prefix` packets (valid and benign)
  * precede the fuzzed part: the exact reason code the broker must answer with, or 'any'.
  */
-function oracle(stream: Buffer, prefix: number, connected: boolean, maxPacketSize: number): { expect: Expectation; complete: boolean } {
-  const decoder = new PacketDecoder({ maximumPacketSize: maxPacketSize });
+function oracle(stream: Buffer, prefix: number, connected: boolean, maxPacketSize: number): { expect: Expectation; complete: boolean; level: 3 | 4 | 5 } {
+  // The broker detects the level from the CONNECT: so does the oracle.
+  const decoder = new PacketDecoder({ maximumPacketSize: maxPacketSize, protocolVersion: 'detect' });
   const packets: Packet[] = [];
   let error: number | undefined;
   let v3 = false;
@@ -125,11 +135,12 @@ function oracle(stream: Buffer, prefix: number, connected: boolean, maxPacketSiz
     error = (err as { reasonCode?: number }).reasonCode ?? 0x81;
     v3 = err instanceof UnsupportedProtocolError && (err.protocolVersion === 3 || err.protocolVersion === 4);
   }
+  const level = decoder.protocolVersion ?? 5;
   // The sentinel PINGREQ can be answered only if it is a packet of its own: the bytes before it must
   // end on a packet boundary (a mutated length may swallow it as the tail of another packet).
   let complete = error === undefined && !decoder.hasPartialPacket;
   if (complete) {
-    const before = new PacketDecoder({ maximumPacketSize: maxPacketSize });
+    const before = new PacketDecoder({ maximumPacketSize: maxPacketSize, protocolVersion: 'detect' });
     try {
       before.feed(stream.subarray(0, stream.length - SENTINEL.length), () => undefined);
       complete = !before.hasPartialPacket;
@@ -137,25 +148,30 @@ function oracle(stream: Buffer, prefix: number, connected: boolean, maxPacketSiz
       complete = false;
     }
   }
+  const verdict = (expect: Expectation): { expect: Expectation; complete: boolean; level: 3 | 4 | 5 } => ({ expect, complete, level });
   if (packets.length < prefix) {
     // The fuzzed part ate into the prefix: cannot happen (prefix comes first), but stay safe.
-    return { expect: { kind: 'any' }, complete };
+    return verdict({ kind: 'any' });
   }
   if (!connected) {
     // Nothing accepted yet: the first packet decides.
-    if (packets.length === 0 && v3) return { expect: { kind: 'v3refusal' }, complete };
+    if (packets.length === 0 && v3) return verdict({ kind: 'v3refusal' });
+    if (packets.length === 0 && error !== undefined && level !== 5) {
+      return verdict(error === 0x85 ? { kind: 'v3identifier' } : { kind: 'silentClose', why: `decoder 0x${error.toString(16)} on a ${level === 4 ? '3.1.1' : '3.1'} CONNECT` });
+    }
     if (packets.length === 0 && error !== undefined) {
-      return { expect: { kind: 'exact', packet: PacketType.CONNACK, code: mapCode(PacketType.CONNACK, error), why: `decoder 0x${error.toString(16)} on the first packet` }, complete };
+      return verdict({ kind: 'exact', packet: PacketType.CONNACK, code: mapCode(PacketType.CONNACK, error), why: `decoder 0x${error.toString(16)} on the first packet` });
     }
     if (packets.length > 0 && packets[0]!.type !== PacketType.CONNECT) {
-      return { expect: { kind: 'exact', packet: PacketType.CONNACK, code: 0x82, why: `packet type ${packets[0]!.type} before CONNECT` }, complete };
+      return verdict({ kind: 'exact', packet: PacketType.CONNACK, code: 0x82, why: `packet type ${packets[0]!.type} before CONNECT` });
     }
-    return { expect: { kind: 'any' }, complete };
+    return verdict({ kind: 'any' });
   }
   if (packets.length === prefix && error !== undefined) {
-    return { expect: { kind: 'exact', packet: PacketType.DISCONNECT, code: mapCode(PacketType.DISCONNECT, error), why: `decoder 0x${error.toString(16)}` }, complete };
+    if (level !== 5) return verdict({ kind: 'silentClose', why: `decoder 0x${error.toString(16)} after a ${level === 4 ? '3.1.1' : '3.1'} CONNECT` });
+    return verdict({ kind: 'exact', packet: PacketType.DISCONNECT, code: mapCode(PacketType.DISCONNECT, error), why: `decoder 0x${error.toString(16)}` });
   }
-  return { expect: { kind: 'any' }, complete };
+  return verdict({ kind: 'any' });
 }
 
 /** Splits `bytes` into 1–4 writes at random points (or none: one write). */
@@ -187,7 +203,34 @@ export function buildCase(seed: number, index: number, transport: 'tcp' | 'ws', 
   let expect: Expectation;
   let complete: boolean;
   let textFrame = false;
-  if (roll < 0.45 || (roll >= 0.97 && transport === 'tcp')) {
+  let level: 3 | 4 | 5 = 5;
+  if (roll < 0.72 && rnd.chance(0.25)) {
+    // MQTT 3.1.1 (or 3.1): a valid CONNECT at that level, benign packets, then a mutated packet or random bytes.
+    const v: 3 | 4 = rnd.chance(0.25) ? 3 : 4;
+    kind = roll < 0.45 ? 'mutated311' : roll < 0.6 ? 'mutatedConnect311' : 'random311';
+    const connect = encode311(connectPacket311(rnd, clientId, v), v, () => connectPacket311(rnd, clientId, v));
+    const sentinel = SENTINEL; // PINGREQ: the same two bytes at every level
+    if (kind === 'mutatedConnect311') {
+      parts.push(mutate(connect, encode311(anyPacket(rnd, shape, clientId), v, () => anyPacket(rnd, shape, clientId)), rnd, max).bytes);
+    } else {
+      parts.push(connect);
+      const prefix = rnd.int(3);
+      for (let i = 0; i < prefix; i++) parts.push(encode311(benignPacket(rnd, shape, rnd.range(1, 0xffff)), v, () => benignPacket(rnd, shape, rnd.range(1, 0xffff))));
+      if (kind === 'mutated311') {
+        const seedPacket = encode311(anyPacket(rnd, shape, clientId), v, () => anyPacket(rnd, shape, clientId));
+        const other = encode311(anyPacket(rnd, shape, clientId), v, () => anyPacket(rnd, shape, clientId));
+        parts.push(mutate(seedPacket, other, rnd, max).bytes);
+      } else {
+        parts.push(randomBytes(rnd));
+      }
+      parts.push(sentinel);
+      ({ expect, complete, level } = oracle(Buffer.concat(parts), 1 + prefix, true, max));
+      const stream = Buffer.concat(parts);
+      return { index, kind, chunks: split(stream, rnd), textFrame, inputs, expect, complete, level };
+    }
+    parts.push(sentinel);
+    ({ expect, complete, level } = oracle(Buffer.concat(parts), 0, false, max));
+  } else if (roll < 0.45 || (roll >= 0.97 && transport === 'tcp')) {
     kind = 'mutated';
     parts.push(encode(connectPacket(rnd, clientId)));
     const prefix = rnd.int(3);
@@ -196,21 +239,21 @@ export function buildCase(seed: number, index: number, transport: 'tcp' | 'ws', 
     const other = encode(anyPacket(rnd, shape, clientId));
     parts.push(mutate(seedPacket, other, rnd, max).bytes);
     parts.push(SENTINEL);
-    ({ expect, complete } = oracle(Buffer.concat(parts), 1 + prefix, true, max));
+    ({ expect, complete, level } = oracle(Buffer.concat(parts), 1 + prefix, true, max));
   } else if (roll < 0.6) {
     kind = 'mutatedConnect';
     const connect = encode(connectPacket(rnd, clientId));
     parts.push(mutate(connect, encode(anyPacket(rnd, shape, clientId)), rnd, max).bytes);
     if (rnd.chance(0.5)) parts.push(encode(benignPacket(rnd, shape, rnd.range(1, 0xffff))));
     parts.push(SENTINEL);
-    ({ expect, complete } = oracle(Buffer.concat(parts), 0, false, max));
+    ({ expect, complete, level } = oracle(Buffer.concat(parts), 0, false, max));
   } else if (roll < 0.72) {
     kind = 'random';
     const connected = rnd.chance(0.6);
     if (connected) parts.push(encode(connectPacket(rnd, clientId)));
     parts.push(randomBytes(rnd));
     parts.push(SENTINEL);
-    ({ expect, complete } = oracle(Buffer.concat(parts), connected ? 1 : 0, connected, max));
+    ({ expect, complete, level } = oracle(Buffer.concat(parts), connected ? 1 : 0, connected, max));
   } else {
     kind = 'sequence';
     const { steps, connects } = outOfOrderSequence(rnd, shape, clientId);
@@ -238,7 +281,7 @@ export function buildCase(seed: number, index: number, transport: 'tcp' | 'ws', 
     }
   }
   const stream = Buffer.concat(parts);
-  return { index, kind, chunks: split(stream, rnd), textFrame, inputs, expect, complete };
+  return { index, kind, chunks: split(stream, rnd), textFrame, inputs, expect, complete, level };
 }
 
 /** What one connection saw. */
@@ -263,9 +306,10 @@ interface Wire {
 /** Runs one case on a fresh connection. */
 function runCase(c: FuzzCase, target: BrokerTarget, transport: 'tcp' | 'ws', timeoutMs: number): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
-    const decoder = new PacketDecoder();
+    // The broker answers in the level of the CONNECT it decoded.
+    const decoder = new PacketDecoder({ protocolVersion: c.level });
     const out: Outcome = { raw: [], packets: [], decodeError: undefined, timedOut: undefined, transportError: undefined };
-    const v3 = c.expect.kind === 'v3refusal';
+    const v3 = c.expect.kind === 'v3refusal' || c.expect.kind === 'v3identifier';
     let phase: 'connecting' | 'writing' | 'awaiting' | 'ending' = 'connecting';
     let finished = false;
     let wire: Wire;
@@ -313,7 +357,11 @@ function runCase(c: FuzzCase, target: BrokerTarget, transport: 'tcp' | 'ws', tim
       }
       if (c.textFrame) wire.text('not mqtt');
       if (finished) return;
-      if (c.complete && !c.textFrame) {
+      if (c.expect.kind === 'silentClose') {
+        // The broker must close on its own: no FIN from us to prompt it.
+        phase = 'awaiting';
+        arm(`the broker to close the connection (${c.expect.why})`);
+      } else if (c.complete && !c.textFrame) {
         phase = 'awaiting';
         arm('the broker to answer the sentinel PINGREQ or close');
         // A PINGRESP that already came (all in one read) ends the case now.
@@ -389,7 +437,15 @@ function check(c: FuzzCase, o: Outcome, report: BrokerFuzzReport): string | unde
     report.exactChecked++;
     return undefined;
   }
-  if (o.decodeError !== undefined) return `broker sent bytes our decoder rejects: ${o.decodeError}`;
+  if (c.expect.kind === 'v3identifier') {
+    const got = Buffer.concat(o.raw).toString('hex');
+    if (got !== '20020002') return `expected the 3.1.1 CONNACK 20020002 (identifier rejected), got ${got || 'nothing'}`;
+    report.answers['CONNACK 3.x 0x02'] = (report.answers['CONNACK 3.x 0x02'] ?? 0) + 1;
+    report.exactChecked++;
+    return undefined;
+  }
+  if (o.decodeError !== undefined) return `broker sent bytes our decoder rejects${c.level === 5 ? '' : ` at level ${c.level}`}: ${o.decodeError}`;
+  if (c.level !== 5) return check311(c, o, report);
   let refusal: { packet: number; code: number } | undefined;
   let sawConnack = false;
   let sawPingresp = false;
@@ -432,6 +488,33 @@ function check(c: FuzzCase, o: Outcome, report: BrokerFuzzReport): string | unde
     if (refusal !== undefined) return `a benign sequence was refused with ${refusal.packet === PacketType.CONNACK ? 'CONNACK' : 'DISCONNECT'} ${hex(refusal.code)}`;
     if (!sawPingresp) return 'a benign sequence got no PINGRESP for the sentinel PINGREQ';
     report.openChecked++;
+  }
+  return undefined;
+}
+
+/** {@link check} for an MQTT 3.1.1/3.1 connection: CONNACK first, never a DISCONNECT or an AUTH, the expected close. */
+function check311(c: FuzzCase, o: Outcome, report: BrokerFuzzReport): string | undefined {
+  let refused = false;
+  for (let i = 0; i < o.packets.length; i++) {
+    const p = o.packets[i]!;
+    if (!SERVER_TYPES.has(p.type)) return `broker sent packet type ${p.type}, which only clients send`;
+    if (p.type === PacketType.DISCONNECT || p.type === PacketType.AUTH) return `broker sent ${p.type === PacketType.AUTH ? 'AUTH' : 'DISCONNECT'} to an MQTT ${c.level === 4 ? '3.1.1' : '3.1'} client`;
+    if (i === 0 && p.type !== PacketType.CONNACK) return `first packet from the broker is type ${p.type}, not CONNACK`;
+    if (refused) return `broker sent type ${p.type} after a refusing CONNACK`;
+    if (p.type === PacketType.CONNACK) {
+      if (i !== 0) return 'broker sent a second CONNACK';
+      if (p.reasonCode !== 0) {
+        refused = true;
+        const label = `CONNACK 3.x ${hex(p.reasonCode)}`;
+        report.answers[label] = (report.answers[label] ?? 0) + 1;
+      }
+    }
+  }
+  const e = c.expect;
+  if (e.kind === 'silentClose') {
+    // runCase waited for the broker to close (it sent no FIN): that it finished without a timeout is the check.
+    report.answers['closed (3.x)'] = (report.answers['closed (3.x)'] ?? 0) + 1;
+    report.exactChecked++;
   }
   return undefined;
 }

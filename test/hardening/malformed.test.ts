@@ -175,17 +175,28 @@ describe('older protocol versions', () => {
     });
   }
 
-  // A 3.1.1 client cannot parse a v5 CONNACK (it has properties): it must get its own format, return
-  // code 0x01 "unacceptable protocol version" (3.1.1 §3.2.2.3), as Mosquitto answers. The codec's
-  // UnsupportedProtocolError carries the client's protocol level for exactly this.
-  it('an MQTT 3.1.1 CONNECT gets the 3.1.1 CONNACK 0x01 (20 02 00 01), then close', async () => {
-    const answer = await exchange('10 0e 0004 4d515454 04 02 003c 0002 6331');
+  // The broker serves 3.1.1 and 3.1 clients in their own format: a 4-byte CONNACK, never a v5 one (with
+  // properties), which they could not parse. A CONNECT whose protocol name does not match its level gets
+  // return code 0x01 "unacceptable protocol version" (3.1.1 §3.2.2.3), as Mosquitto answers.
+  it('an MQTT 3.1.1 CONNECT gets the 3.1.1 CONNACK 0x00 (20 02 00 00); its DISCONNECT closes', async () => {
+    const answer = await exchange('10 0e 0004 4d515454 04 02 003c 0002 6331  e0 00');
+    expect(answer.toString('hex')).toBe('20020000');
+  });
+
+  it('an MQTT 3.1 (MQIsdp) CONNECT gets CONNACK 0x00 (20 02 00 00); its DISCONNECT closes', async () => {
+    const answer = await exchange('10 10 0006 4d5149736470 03 02 003c 0002 6331  e0 00');
+    expect(answer.toString('hex')).toBe('20020000');
+  });
+
+  it('a CONNECT naming MQIsdp at level 4 gets CONNACK 0x01 (20 02 00 01), then close', async () => {
+    const answer = await exchange('10 10 0006 4d5149736470 04 02 003c 0002 6331');
     expect(answer.toString('hex')).toBe('20020001');
   });
 
-  it('an MQTT 3.1 (MQIsdp) CONNECT gets CONNACK 0x01 (20 02 00 01), then close', async () => {
-    const answer = await exchange('10 10 0006 4d5149736470 03 02 003c 0002 6331');
-    expect(answer.toString('hex')).toBe('20020001');
+  it('a malformed packet after a 3.1.1 CONNECT closes the connection without a DISCONNECT', async () => {
+    // PUBLISH QoS 1 whose topic length overruns the packet.
+    const answer = await exchange('10 0e 0004 4d515454 04 02 003c 0002 6331  32 03 00 09 61');
+    expect(answer.toString('hex')).toBe('20020000');
   });
 });
 

@@ -10,6 +10,7 @@ import {
   type ConnackPacket,
   type ConnectPacket,
   type Packet,
+  type ProtocolVersion,
 } from '../../lib/codec/index.js';
 
 /** The packet of type `T`. */
@@ -31,7 +32,9 @@ export class RawClient {
   private readIndex = 0;
   private waiter: (() => void) | null = null;
   private isClosed = false;
-  private readonly decoder = new PacketDecoder();
+  private decoder = new PacketDecoder();
+  /** The protocol level packets are encoded and decoded at (set from the CONNECT by {@link connect}). */
+  private level: ProtocolVersion = 5;
 
   private constructor(readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -76,6 +79,7 @@ export class RawClient {
   /** Opens a connection and completes CONNECT; resolves with the CONNACK. */
   static async connect(port: number, connect: Partial<ConnectPacket> = {}, timeoutMs = 2000): Promise<{ client: RawClient; connack: ConnackPacket }> {
     const client = await RawClient.open(port, '127.0.0.1', timeoutMs);
+    if (connect.protocolVersion === 3 || connect.protocolVersion === 4) client.useProtocolVersion(connect.protocolVersion);
     client.send({ type: PacketType.CONNECT, clientId: `raw-${Math.random().toString(36).slice(2)}`, keepAlive: 0, cleanStart: true, ...connect });
     const connack = await client.expect(PacketType.CONNACK, timeoutMs);
     return { client, connack };
@@ -86,9 +90,15 @@ export class RawClient {
     return this.isClosed;
   }
 
-  /** Encodes and writes a packet. */
+  /** Speaks MQTT 3.1.1 (4) or 3.1 (3) from now on, in both directions (before any packet is sent). */
+  useProtocolVersion(level: ProtocolVersion): void {
+    this.level = level;
+    this.decoder = new PacketDecoder({ protocolVersion: level });
+  }
+
+  /** Encodes and writes a packet (at the client's protocol level). */
   send(packet: Packet): void {
-    this.socket.write(encodePacket(packet));
+    this.socket.write(encodePacket(packet, { protocolVersion: this.level }));
   }
 
   /** Writes raw bytes. */

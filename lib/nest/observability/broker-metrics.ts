@@ -26,7 +26,7 @@ export const BROKER_METRICS = {
   disconnects: 'mqtt5.broker.disconnects',
 } as const;
 
-/** Attribute of the dropped counter: the broker's `DropReason` (`queueFull`, `packetTooLarge`, `noSubscriberAvailable`). */
+/** Attribute of the dropped counter: the broker's `DropReason` (`queueFull`, `packetTooLarge`, `noSubscriberAvailable`, `notAuthorized`). */
 export const ATTR_DROP_REASON = 'mqtt5.drop.reason';
 /** Attribute of the disconnects counter: who ended the connection (`client`, `server`, `network`). */
 export const ATTR_DISCONNECT_INITIATOR = 'mqtt5.disconnect.initiator';

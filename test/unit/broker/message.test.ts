@@ -4,6 +4,34 @@ import { Message } from '../../../lib/broker/message.js';
 
 const decode = (b: Buffer): PublishPacket => decodePacket(b) as PublishPacket;
 
+const decode311 = (b: Buffer): PublishPacket => decodePacket(b, { protocolVersion: 4 }) as PublishPacket;
+
+describe('Message.encode311 (MQTT 3.1.1/3.1 subscribers)', () => {
+  it('leaves every property out, patches packet identifiers and DUP into copies, shares QoS 0 bytes', () => {
+    const props = { contentType: 'text/plain', messageExpiryInterval: 60, userProperties: [['k', 'v']] as [string, string][] };
+    const m = new Message('t/old', Buffer.from('payload'), 2, false, props, null, 1000);
+    const v5 = m.encode(1, false, undefined, 1, false, 2000);
+    const a = m.encode311(1, false, 10, false);
+    const b = m.encode311(1, false, 11, true);
+    expect(decode311(a)).toEqual({ type: 3, topic: 't/old', payload: Buffer.from('payload'), qos: 1, retain: false, dup: false, packetId: 10 });
+    expect(decode311(b)).toMatchObject({ packetId: 11, dup: true });
+    expect(decode311(m.encode311(1, false, 12, false))).toMatchObject({ packetId: 12, dup: false });
+    expect(decode(v5).properties).toMatchObject({ contentType: 'text/plain' });
+    const q0 = m.encode311(0, true, 0, false);
+    expect(m.encode311(0, true, 0, false)).toBe(q0);
+    expect(decode311(q0)).toMatchObject({ qos: 0, retain: true, topic: 't/old' });
+  });
+
+  it('own() keeps the payload as a view of the 3.1.1 encoding when that is the only one', () => {
+    const chunk = Buffer.alloc(4096, 1);
+    const m = new Message('t', chunk.subarray(10, 20), 1, false, undefined, null, 0);
+    const enc = m.encode311(1, false, 1, false);
+    m.own();
+    expect(m.payload.buffer).toBe(enc.buffer);
+    expect(m.payload).toEqual(Buffer.alloc(10, 1));
+  });
+});
+
 describe('Message', () => {
   it('encodes a QoS 0 variant once and shares the bytes', () => {
     const m = new Message('t/a', Buffer.from('x'), 0, false, undefined, null, 0);

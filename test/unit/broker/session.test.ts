@@ -40,6 +40,9 @@ class FakeLink implements SessionLink {
   sendPacket(p: Packet): void {
     this.sent.push(p);
   }
+  encodePublish(m: Message, qos: QoS, retain: boolean, ids: number | number[] | undefined, packetId: number, dup: boolean, now: number): Buffer {
+    return m.encode(qos, retain, ids, packetId, dup, now);
+  }
   publishes(): PublishPacket[] {
     return this.sent.filter((p): p is PublishPacket => p.type === PacketType.PUBLISH);
   }

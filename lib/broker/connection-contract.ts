@@ -9,11 +9,12 @@
 import type { EventEmitter } from 'node:events';
 import type { ConnackPacket, ConnectPacket, Packet, PacketDecoder, Properties, QoS, Will } from '../codec/index.js';
 import type { ClientInfo } from './auth.js';
-import type { BrokerEventMap, DisconnectInitiator } from './events.js';
+import type { BrokerEventMap, DeniedAction, DisconnectInitiator } from './events.js';
 import type { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import type { Session, SessionLink } from './session.js';
 import type { Supervisor } from './supervisor.js';
+import type { Traffic } from './sys-topics.js';
 import type { TopicTree } from './topic-tree.js';
 
 /** The duplex a connection runs on: a net/tls Socket, or the WebSocket adapter. */
@@ -155,6 +156,10 @@ export interface ConnectionHost {
   connectionClosed(conn: ProtocolConnection): void;
   /** A subscriber congested past the slow-consumer timeout stops holding publishers back. */
   checkSlowConsumer(subscriber: Session): void;
+  /** An authorisation hook refused a PUBLISH or a subscription: counted, and the `denied` event. */
+  denied(client: ClientInfo, action: DeniedAction, topic: string, reasonCode: number): void;
+  /** Bytes read from and written to client sockets (for `$SYS/broker/bytes/…`): one addition per read/write. */
+  readonly traffic: Traffic;
   /** Reports a client's error (the `clientError` event). */
   clientError(client: ClientInfo | null, err: Error): void;
 }

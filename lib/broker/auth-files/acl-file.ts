@@ -30,7 +30,9 @@
  * `mosquitto_sub_matches_acl` of later Mosquitto versions). For a filter without wildcards this is exactly
  * the per-message decision; a wildcard filter that is only partly readable is refused (SUBACK 0x87 / 0x80)
  * where Mosquitto 2.0 would grant it and deliver the readable part. {@link AclFileAuthorizer.canRead} gives
- * the per-message decision for a broker that filters deliveries too. Mosquitto also logs and keeps going
+ * the per-message decision, and {@link AclFileAuthorizer.brokerOptions} the three broker hooks that give
+ * Mosquitto's outcomes exactly: a filter is refused only when nothing of it is readable, and a partly
+ * readable one is granted with a per-message check (the broker's `deliveryFilter`). Mosquitto also logs and keeps going
  * on an unknown directive only for some lines; we refuse the whole file with an AuthFileError naming the line.
  */
 import type { AuthorizePublish, AuthorizeSubscribe, ClientInfo, DeliveryFilter } from '../auth.js';

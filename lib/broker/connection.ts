@@ -470,8 +470,8 @@ export class Connection implements SessionLink, ProtocolConnection {
     // The clock is read only for messages that expire.
     const now = props === undefined || props.messageExpiryInterval === undefined ? 0 : core.now();
     const msg = new Message(topic, p.payload, qos, p.retain, props, session, now);
-    // $SYS belongs to the broker (its statistics): clients may not publish there, as with Mosquitto (0x87).
-    if (topic.charCodeAt(0) === 0x24 && isSysTopic(topic)) {
+    // While the broker publishes its $SYS statistics, clients may not publish there (0x87, as Mosquitto).
+    if (topic.charCodeAt(0) === 0x24 && opts.sysInterval !== 0 && isSysTopic(topic)) {
       this.completePublish(msg, packetId, 0x87);
       return;
     }

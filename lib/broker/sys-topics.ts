@@ -11,9 +11,10 @@
  * connected + disconnected. Bytes are counted per socket read and write (MQTT bytes; WebSocket framing
  * not included). Topics of Mosquitto we do not publish: heap, store, `load/connections|sockets|publish`.
  *
- * One timer per broker, unref'd (it never keeps a process alive), stopped by close().
+ * One timer per broker, unref'd (it never keeps a process alive), stopped by close(). While it runs,
+ * clients may not publish to `$SYS` (PUBACK 0x87, as Mosquitto answers); with `sysInterval` 0 the
+ * `$SYS` topics are the application's.
  */
-import type { BrokerMetrics } from './core.js';
 import { packageVersion } from './version.js';
 
 /** Bytes read from and written to client sockets since the broker started. */
@@ -27,9 +28,20 @@ export function isSysTopic(topic: string): boolean {
   return topic.startsWith('$SYS/') || topic === '$SYS';
 }
 
+/** The counters `$SYS` reports (a subset of BrokerMetrics, declared here to keep core.ts out of this file's imports). */
+export interface SysMetrics {
+  readonly clients: number;
+  readonly sessions: number;
+  readonly subscriptions: number;
+  readonly retainedMessages: number;
+  readonly messagesReceived: number;
+  readonly messagesRouted: number;
+  readonly droppedMessages: number;
+}
+
 /** What the `$SYS` publisher reads and where it publishes. */
 export interface SysSource {
-  metrics(): BrokerMetrics;
+  metrics(): SysMetrics;
   readonly traffic: Traffic;
   /** Stores a retained message and routes it to subscribers (not counted as a message received). */
   publishSys(topic: string, payload: string): void;

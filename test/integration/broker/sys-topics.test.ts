@@ -141,6 +141,13 @@ describe('$SYS topics', () => {
     await c.publishAsync('$other/x', 'ok', { qos: 1 });
   });
 
+  it('leaves $SYS to the application when the broker does not publish there (sysInterval 0)', async () => {
+    tb = await startBroker();
+    const c = await tb.mqttjs();
+    await c.publishAsync('$SYS/app/x', 'mine', { qos: 1 });
+    expect(tb.broker.metrics().deniedPublishes).toBe(0);
+  });
+
   it('counts socket bytes exactly', async () => {
     tb = await startBroker();
     const connect = encodePacket({ type: PacketType.CONNECT, clientId: uid(), cleanStart: true, keepAlive: 0 });

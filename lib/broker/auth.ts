@@ -116,6 +116,21 @@ export type AuthorizeSubscribe = (
   subscription: Subscription,
 ) => AuthorizeSubscribeResult | Promise<AuthorizeSubscribeResult>;
 
+/**
+ * A per-message read check for one granted subscription: answers whether the subscriber may receive a
+ * message published on `topic`. Called on each delivery through that subscription (and for each retained
+ * message it would get), so it must be synchronous and cheap.
+ */
+export type DeliveryCheck = (topic: string) => boolean;
+
+/**
+ * Called once per granted ordinary (not `$share`) subscription, after {@link AuthorizeSubscribe}: returns a
+ * {@link DeliveryCheck} when only some of the filter's topics may be delivered to this client, or
+ * `undefined` when all may (then deliveries cost nothing extra). This is how a Mosquitto-style ACL grants a
+ * wildcard filter that is only partly readable (see `aclFileAuthorizer(...).brokerOptions`).
+ */
+export type DeliveryFilter = (client: ClientInfo, subscription: Subscription) => DeliveryCheck | undefined;
+
 /** Whether `v` is a promise-like value (hooks may answer either way). */
 export function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
   return typeof v === 'object' && v !== null && typeof (v as PromiseLike<T>).then === 'function';

@@ -9,11 +9,12 @@
 import type { EventEmitter } from 'node:events';
 import type { ConnackPacket, ConnectPacket, Packet, PacketDecoder, Properties, ProtocolVersion, QoS, Will } from '../codec/index.js';
 import type { ClientInfo } from './auth.js';
-import type { BrokerEventMap, DisconnectInitiator } from './events.js';
+import type { BrokerEventMap, DeniedAction, DisconnectInitiator } from './events.js';
 import type { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import type { DropReason, Session, SessionLink } from './session.js';
 import type { Supervisor } from './supervisor.js';
+import type { Traffic } from './sys-topics.js';
 import type { TopicTree } from './topic-tree.js';
 
 /** The duplex a connection runs on: a net/tls Socket, or the WebSocket adapter. */
@@ -159,6 +160,10 @@ export interface ConnectionHost {
   checkSlowConsumer(subscriber: Session): void;
   /** A message was not delivered for `reason` (counted, and the `drop` event). */
   dropped(session: Session, message: Message, qos: QoS, reason: DropReason): void;
+  /** An authorisation hook refused a PUBLISH or a subscription: counted, and the `denied` event. */
+  denied(client: ClientInfo, action: DeniedAction, topic: string, reasonCode: number): void;
+  /** Bytes read from and written to client sockets (for `$SYS/broker/bytes/…`): one addition per read/write. */
+  readonly traffic: Traffic;
   /** Reports a client's error (the `clientError` event). */
   clientError(client: ClientInfo | null, err: Error): void;
 }

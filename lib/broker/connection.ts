@@ -56,6 +56,7 @@ import { Message } from './message.js';
 import { OutgoingAliases } from './outgoing-aliases.js';
 import type { Session, SessionLink } from './session.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
+import { isSysTopic } from './sys-topics.js';
 
 // Reasons to stop reading from the socket (bit flags).
 const PAUSE_BLOCKED = 1;
@@ -381,6 +382,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     this.out = null;
     this.outBytes = 0;
     if (this.socketClosed) return;
+    this.host.traffic.bytesSent += buf.length;
     const socket = this.socket;
     // write() returns false only when bytes stay buffered in user space; 'drain' follows then.
     if (!socket.write(buf) && socket.writableLength > this.hwm) {
@@ -400,6 +402,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     const core = this.host;
     const state = this.connState;
     if (state === ConnState.Closed) return; // lingering close: read and discard
+    core.traffic.bytesReceived += chunk.length;
     // Between packets a connection needs no decoder state: it borrows the core's shared decoder, and
     // keeps one only while a packet is split across reads.
     const decoder = this.decoder ?? core.borrowDecoder(this.level);
@@ -529,6 +532,11 @@ export class Connection implements SessionLink, ProtocolConnection {
     // The clock is read only for messages that expire.
     const now = props === undefined || props.messageExpiryInterval === undefined ? 0 : core.now();
     const msg = new Message(topic, p.payload, qos, p.retain, props, session, now);
+    // While the broker publishes its $SYS statistics, clients may not publish there (0x87, as Mosquitto).
+    if (topic.charCodeAt(0) === 0x24 && opts.sysInterval !== 0 && isSysTopic(topic)) {
+      this.completePublish(msg, packetId, 0x87);
+      return;
+    }
     const hook = opts.authorizePublish;
     if (hook === undefined) {
       this.completePublish(msg, packetId, 0);
@@ -595,6 +603,7 @@ export class Connection implements SessionLink, ProtocolConnection {
       return;
     }
     if (verdict !== 0) {
+      this.host.denied(this.info, 'publish', msg.topic, verdict);
       // QoS 0 cannot be refused on the wire: it is not routed.
       if (qos === 1) this.sendPacket({ type: PacketType.PUBACK, packetId, reasonCode: verdict, properties: this.problem('not authorized') });
       else if (qos === 2) this.sendPacket({ type: PacketType.PUBREC, packetId, reasonCode: verdict, properties: this.problem('not authorized') });

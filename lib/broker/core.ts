@@ -11,13 +11,14 @@ import { isThenable } from './auth.js';
 import { Connection } from './connection.js';
 import { Blocker, ConnState, type Admission, type ClientSocket, type ConnectionHost, type Flushable, type ProtocolConnection } from './connection-contract.js';
 import { HookError } from './errors.js';
-import type { BrokerEventMap, DisconnectInitiator } from './events.js';
+import type { BrokerEventMap, DeniedAction, DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import { Router } from './router.js';
 import { Session, type DropReason, type SessionHost } from './session.js';
 import type { RetainedMessage, RetainedStore, SessionStore } from './store.js';
 import { Supervisor } from './supervisor.js';
+import { SysTopics, Traffic } from './sys-topics.js';
 import { setLongTimeout } from './timers.js';
 import { TopicTree, type SharedGroup } from './topic-tree.js';
 import { WillScheduler, willPublishProperties } from './will.js';
@@ -41,6 +42,14 @@ export interface BrokerMetrics {
   messagesRouted: number;
   /** Messages not delivered to a client (see the `drop` event). */
   droppedMessages: number;
+  /** PUBLISH packets refused by `authorizePublish` (or sent to `$SYS`); see the `denied` event. */
+  deniedPublishes: number;
+  /** Subscriptions refused by `authorizeSubscribe`; see the `denied` event. */
+  deniedSubscriptions: number;
+  /** Bytes read from client sockets. */
+  bytesReceived: number;
+  /** Bytes written to client sockets. */
+  bytesSent: number;
 }
 
 /** The broker engine (internal; see MqttBroker for the API). */
@@ -63,6 +72,11 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   private messagesReceived = 0;
   private messagesRouted = 0;
   private droppedMessages = 0;
+  private deniedPublishes = 0;
+  private deniedSubscriptions = 0;
+  readonly traffic = new Traffic();
+  /** The `$SYS` publisher, when options.sysInterval > 0. */
+  private sys: SysTopics | null = null;
   private flushQueue: Flushable[] = [];
   private flushSpare: Flushable[] = [];
   private flushImmediate: NodeJS.Immediate | null = null;
@@ -78,6 +92,7 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
       for (const conn of this.connections) conn.supervise();
     });
+    if (options.sysInterval > 0) this.sys = new SysTopics(this, options.sysInterval);
   }
 
   private newDecoder(level: ProtocolVersion | undefined): PacketDecoder {
@@ -297,10 +312,22 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     }
   }
 
+  /**
+   * A `$SYS` statistic: retained and routed like a broker message, but neither counted as received nor
+   * reported by the `publish` event (it would flood `-vv` logs every interval).
+   */
+  publishSys(topic: string, payload: string): void {
+    const msg = new Message(topic, Buffer.from(payload), 0, true, undefined, null, 0);
+    this.retained.set(msg);
+    this.messagesRouted += this.router.route(msg);
+  }
+
   /** Sends the retained messages matching `filter` to `session` (after SUBACK), with retain set. */
   sendRetained(session: Session, filter: string, qos: QoS, subscriptionId: number): void {
     const found: RetainedMessage[] = [];
-    this.retained.match(filter, (m) => found.push(m));
+    // A subscription granted partly readable (deliveryFilter) gets only the retained messages it may read.
+    const deliverIf = session.subscriptions?.get(filter)?.deliverIf;
+    this.retained.match(filter, deliverIf == null ? (m) => found.push(m) : (m) => deliverIf(m.topic) && found.push(m));
     const now = this.now();
     for (const m of found) {
       if (m.expiresAt !== 0 && m.expiresAt <= now) {
@@ -349,6 +376,12 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     for (const conn of held) (conn as Connection).unblock(Blocker.Downstream);
   }
 
+  denied(client: ClientInfo, action: DeniedAction, topic: string, reasonCode: number): void {
+    if (action === 'publish') this.deniedPublishes++;
+    else this.deniedSubscriptions++;
+    if (this.events.listenerCount('denied') !== 0) this.events.emit('denied', client, { action, topic, reasonCode });
+  }
+
   clientError(client: ClientInfo | null, err: Error): void {
     this.events.emit('clientError', client, err);
   }
@@ -364,6 +397,10 @@ export class BrokerCore implements SessionHost, ConnectionHost {
       messagesReceived: this.messagesReceived,
       messagesRouted: this.messagesRouted,
       droppedMessages: this.droppedMessages,
+      deniedPublishes: this.deniedPublishes,
+      deniedSubscriptions: this.deniedSubscriptions,
+      bytesReceived: this.traffic.bytesReceived,
+      bytesSent: this.traffic.bytesSent,
     };
   }
 
@@ -394,6 +431,7 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   async close(): Promise<void> {
     this.closing = true;
     this.supervisor.stop();
+    this.sys?.stop();
     // The server ends these connections without DISCONNECT 0x00 (spec 3.1.2.5): their wills go out,
     // before the DISCONNECTs, so that the subscribers still connected receive them.
     for (const conn of [...this.clients.values()]) {

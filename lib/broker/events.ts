@@ -26,6 +26,18 @@ export interface DropInfo {
   readonly reason: DropReason;
 }
 
+/** What an authorisation hook refused. */
+export type DeniedAction = 'publish' | 'subscribe';
+
+/** Details of a `denied` event. */
+export interface DeniedInfo {
+  readonly action: DeniedAction;
+  /** The topic of the PUBLISH, or the topic filter of the subscription. */
+  readonly topic: string;
+  /** The reason code sent (PUBACK/PUBREC or SUBACK; a QoS 0 publish has none on the wire and is dropped). */
+  readonly reasonCode: number;
+}
+
 /** Event names and listener arguments of {@link MqttBroker}. */
 export interface BrokerEventMap {
   /** A client completed CONNECT and got CONNACK 0x00. */
@@ -40,6 +52,11 @@ export interface BrokerEventMap {
   publish: [message: PublishedMessage, client: ClientInfo | null];
   /** A message was not delivered to a client (see {@link DropInfo}). Counted in `metrics().droppedMessages`. */
   drop: [info: DropInfo];
+  /**
+   * `authorizePublish` or `authorizeSubscribe` refused a client's PUBLISH or subscription (or a client
+   * published to `$SYS`). Counted in `metrics().deniedPublishes` / `deniedSubscriptions`.
+   */
+  denied: [client: ClientInfo, info: DeniedInfo];
   /** A client violated the protocol, its socket failed, or a hook threw; the error carries the reason code sent. */
   clientError: [client: ClientInfo | null, error: Error];
   /** A listener failed after it started. As with any EventEmitter, unhandled `error` events throw. */

@@ -14,11 +14,13 @@ export type {
   AuthorizeSubscribe,
   AuthorizeSubscribeResult,
   ClientInfo,
+  DeliveryCheck,
+  DeliveryFilter,
   PeerCertificateInfo,
   PublishedMessage,
   TransportKind,
 } from './auth.js';
-export type { BrokerEventMap, DisconnectInfo, DisconnectInitiator, DropInfo } from './events.js';
+export type { BrokerEventMap, DeniedAction, DeniedInfo, DisconnectInfo, DisconnectInitiator, DropInfo } from './events.js';
 export type { BrokerMetrics } from './core.js';
 export type { DropReason } from './session.js';
 export type {
@@ -33,3 +35,13 @@ export type {
 export { MemorySessionStore, type RetainedMessage, type RetainedStore, type SessionStore } from './store.js';
 export { MemoryRetainedStore } from './retained.js';
 export { BrokerClosedError, HookError } from './errors.js';
+export {
+  AuthFileError,
+  aclFileAuthorizer,
+  passwordFileAuthenticator,
+  type AclFileAuthorizer,
+  type AclBrokerHooks,
+  type AuthFileErrorCode,
+  type PasswordFileAuthenticator,
+  type PasswordFileOptions,
+} from './auth-files/index.js';

@@ -3,7 +3,7 @@
  * {@link resolveOptions} validates user input once, so the hot path reads plain numbers.
  */
 import { ErrorCode, type MqttErrorDetails, type QoS } from '../codec/index.js';
-import type { Authenticate, AuthorizePublish, AuthorizeSubscribe } from './auth.js';
+import type { Authenticate, AuthorizePublish, AuthorizeSubscribe, DeliveryFilter } from './auth.js';
 import type { RetainedStore, SessionStore } from './store.js';
 
 /** What happens when a message must be queued for a session whose queue already holds `maxQueuedMessages`. */
@@ -96,6 +96,17 @@ export interface MqttBrokerOptions {
   authorizePublish?: AuthorizePublish;
   /** Authorises each subscription of SUBSCRIBE; a refusal answers 0x87 for that filter in SUBACK. */
   authorizeSubscribe?: AuthorizeSubscribe;
+  /**
+   * Per-message read checks for subscriptions only partly readable (see {@link DeliveryFilter}); not
+   * consulted for `$share` subscriptions. Without it, or when it answers undefined, deliveries are not checked.
+   */
+  deliveryFilter?: DeliveryFilter;
+  /**
+   * Seconds between publications of the `$SYS/broker/…` statistics topics (retained, like Mosquitto's
+   * `sys_interval`); 0 turns them off. Default 0: an embedded broker publishes nothing unasked (the CLI
+   * broker's default is 10, as Mosquitto's).
+   */
+  sysInterval?: number;
   /** Where sessions live (default: in memory). */
   sessionStore?: SessionStore;
   /** Where retained messages live (default: in memory, a topic trie). */
@@ -131,6 +142,9 @@ export interface ResolvedOptions {
   readonly authenticate: Authenticate | undefined;
   readonly authorizePublish: AuthorizePublish | undefined;
   readonly authorizeSubscribe: AuthorizeSubscribe | undefined;
+  readonly deliveryFilter: DeliveryFilter | undefined;
+  /** Seconds; 0 = no $SYS topics. */
+  readonly sysInterval: number;
 }
 
 /** Thrown by the constructor of {@link MqttBroker} for an option out of range; `option` names it. */
@@ -215,5 +229,7 @@ export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
     authenticate: hook('authenticate', o.authenticate),
     authorizePublish: hook('authorizePublish', o.authorizePublish),
     authorizeSubscribe: hook('authorizeSubscribe', o.authorizeSubscribe),
+    deliveryFilter: hook('deliveryFilter', o.deliveryFilter),
+    sysInterval: int('sysInterval', o.sysInterval, 0, 0, 86_400),
   };
 }

@@ -104,6 +104,9 @@ export class Router {
       const e = entries[i]!;
       const session = e.owner;
       if (e.noLocal && session === origin) continue;
+      // Only subscriptions granted partly readable (deliveryFilter) carry a check; the rest pay one load.
+      const deliverIf = e.deliverIf;
+      if (deliverIf != null && !deliverIf(msg.topic)) continue;
       const id = e.subscriptionId;
       if (session.routeStamp !== stamp) {
         session.routeStamp = stamp;

@@ -78,7 +78,10 @@ export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
         r = 0x80;
       }
       if (conn.state === ConnState.Closed) return;
-      codes.push(subscribeOne(conn, sub, subscriptionId, r, retained));
+      const code = subscribeOne(conn, sub, subscriptionId, r, retained);
+      // A refusal here is the hook's (prechecks answered above): counted as an authorisation denial.
+      if (code >= 0x80) conn.host.denied(conn.info, 'subscribe', sub.topicFilter, code);
+      codes.push(code);
     }
     finishSubscribe(conn, p, codes, retained);
     finish();
@@ -127,6 +130,7 @@ function subscribeOne(conn: Connection, sub: Subscription, subscriptionId: numbe
     retainAsPublished: sub.retainAsPublished ?? false,
     retainHandling: sub.retainHandling ?? 0,
     subscriptionId,
+    deliverIf: deliveryCheck(conn, sub),
   });
   (session.subscriptions ??= new Map()).set(sub.topicFilter, entry);
   if (entry.group !== null) {
@@ -137,6 +141,13 @@ function subscribeOne(conn: Connection, sub: Subscription, subscriptionId: numbe
     if (rh === 0 || (rh === 1 && !existed)) retained.push({ filter: sub.topicFilter, qos, subscriptionId });
   }
   return qos;
+}
+
+/** The per-message read check of a granted subscription (options.deliveryFilter), or null: none needed. */
+function deliveryCheck(conn: Connection, sub: Subscription): ((topic: string) => boolean) | null {
+  const filter = conn.host.options.deliveryFilter;
+  if (filter === undefined || sub.topicFilter.startsWith('$share/')) return null;
+  return filter(conn.info, sub) ?? null;
 }
 
 /** Handles UNSUBSCRIBE. */

@@ -15,6 +15,8 @@ export interface SubscriptionOptions {
   retainHandling: 0 | 1 | 2;
   /** The Subscription Identifier given with it, or 0 for none. */
   subscriptionId: number;
+  /** A per-message read check (options.deliveryFilter) when only some topics may be delivered; null/absent: all. */
+  deliverIf?: ((topic: string) => boolean) | null;
 }
 
 /** A subscription in the tree. Its options are updated in place when the owner subscribes again. */

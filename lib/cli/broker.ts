@@ -1,11 +1,13 @@
 /**
  * `nest-mqtt5 broker`: runs the embedded MQTT v5 broker on TCP (and optionally WebSocket, TLS and
  * secure WebSocket), prints the bound addresses, and closes cleanly on SIGINT/SIGTERM
- * (DISCONNECT 0x8B Server shutting down to every client).
+ * (DISCONNECT 0x8B Server shutting down to every client). Mosquitto password and ACL files
+ * (--password-file, --acl-file) are reloaded on SIGHUP; see broker-auth.ts.
  */
 import type { Command } from 'commander';
 import { BrokerOptionsError, MqttBroker, type ClientInfo, type ListenOptions, type MqttBrokerOptions } from '../broker/index.js';
 import { formatDisconnectReason, formatReasonCode, UsageError } from './errors.js';
+import { loadAuthFiles, type AuthFiles } from './broker-auth.js';
 import { readPem } from './files.js';
 import { integerIn, positiveSecondsToMs } from './parse.js';
 import { LineWriter, ShutdownSignal } from './runtime.js';
@@ -32,6 +34,11 @@ export interface BrokerCliOptions {
   connectTimeout?: number;
   maxKeepalive?: number;
   maxSessionExpiry?: number;
+  passwordFile?: string;
+  aclFile?: string;
+  allowAnonymous?: boolean;
+  /** Seconds; 0 = off. */
+  sysInterval: number;
   verbose: number;
 }
 
@@ -39,7 +46,9 @@ const EXAMPLES = `
 Examples:
   $ nest-mqtt5 broker --port 1883 --ws-port 8080
   $ nest-mqtt5 broker --host 0.0.0.0 --port 1883 --tls-cert server.crt --tls-key server.key
-  $ nest-mqtt5 broker --port 0 --max-connections 100 --max-packet-size 65536 -vv`;
+  $ nest-mqtt5 broker --port 0 --max-connections 100 --max-packet-size 65536 -vv
+  $ mosquitto_passwd -c -b passwords alice secret
+  $ nest-mqtt5 broker --password-file passwords --acl-file acl   # kill -HUP <pid> reloads both`;
 
 const port = integerIn(0, 65535);
 const count = (_: string, previous: number): number => previous + 1;
@@ -68,6 +77,10 @@ export function registerBroker(program: Command): void {
     .option('--connect-timeout <seconds>', 'close connections that send no CONNECT within this time', positiveSecondsToMs)
     .option('--max-keepalive <seconds>', 'largest keep alive granted to clients', integerIn(1, 65535))
     .option('--max-session-expiry <seconds>', 'largest session expiry granted to clients', integerIn(0, 0xffff_ffff))
+    .option('--password-file <file>', "Mosquitto password file (mosquitto_passwd): clients must log in; reloaded on SIGHUP")
+    .option('--acl-file <file>', "Mosquitto ACL file: who may publish and subscribe to what; reloaded on SIGHUP")
+    .option('--allow-anonymous', 'with --password-file, also accept clients that send no user name')
+    .option('--sys-interval <seconds>', 'publish $SYS/broker/... statistics every so many seconds (0: off)', integerIn(0, 86_400), 10)
     .option('-v, --verbose', 'log connections and subscriptions; -vv also every message', count, 0)
     .addHelpText('after', EXAMPLES)
     .action((options: BrokerCliOptions) => runBroker(options));
@@ -96,8 +109,10 @@ async function listenOptions(o: BrokerCliOptions): Promise<ListenOptions> {
   return listen;
 }
 
-function brokerOptions(o: BrokerCliOptions): MqttBrokerOptions {
+function brokerOptions(o: BrokerCliOptions, auth: AuthFiles): MqttBrokerOptions {
   return {
+    ...auth.brokerOptions,
+    sysInterval: o.sysInterval,
     maxConnections: o.maxConnections,
     maximumPacketSize: o.maxPacketSize,
     receiveMaximum: o.receiveMaximum,
@@ -127,6 +142,7 @@ function logEvents(broker: MqttBroker, log: LineWriter, verbose: number): void {
   });
   broker.on('unsubscribe', (c, filters) => log.lineNow(`client ${c.clientId} unsubscribed: ${filters.join(', ')}`));
   broker.on('clientError', (c, err) => log.lineNow(`client ${c === null ? '(not connected)' : c.clientId} error: ${err.message}`));
+  broker.on('denied', (c, d) => log.lineNow(`client ${c.clientId} denied ${d.action} ${d.topic}: ${formatReasonCode(d.reasonCode)}`));
   broker.on('drop', (d) => log.lineNow(`dropped a message on ${d.message.topic} for ${d.clientId}: ${d.reason}`));
   if (verbose < 2) return;
   broker.on('publish', (m, c) =>
@@ -137,15 +153,18 @@ function logEvents(broker: MqttBroker, log: LineWriter, verbose: number): void {
 /** Runs `broker` until SIGINT/SIGTERM; rejects when it cannot start or a listener fails. */
 export async function runBroker(o: BrokerCliOptions): Promise<void> {
   const listen = await listenOptions(o);
+  // A malformed file refuses the start, naming the file and line (AuthFileError → exit 2).
+  const auth = loadAuthFiles(o);
   let broker: MqttBroker;
   try {
-    broker = new MqttBroker(brokerOptions(o));
+    broker = new MqttBroker(brokerOptions(o, auth));
   } catch (err) {
     if (err instanceof BrokerOptionsError) throw new UsageError(err.message, { cause: err });
     throw err;
   }
   const out = new LineWriter(process.stdout);
   const shutdown = new ShutdownSignal();
+  const reload = auth.reloadOnSighup(out, new LineWriter(process.stderr));
   // A listener failing after start is fatal for a command-line broker: report it and shut down.
   const failed = new Promise<Error>((resolve) => broker.on('error', resolve));
   logEvents(broker, out, o.verbose);
@@ -159,6 +178,7 @@ export async function runBroker(o: BrokerCliOptions): Promise<void> {
     if (end instanceof Error) throw end;
     out.lineNow(`${end}: closing (clients get DISCONNECT 0x8B Server shutting down)`);
   } finally {
+    reload.dispose();
     shutdown.dispose();
     await broker.close();
   }

@@ -30,10 +30,12 @@
  * `mosquitto_sub_matches_acl` of later Mosquitto versions). For a filter without wildcards this is exactly
  * the per-message decision; a wildcard filter that is only partly readable is refused (SUBACK 0x87 / 0x80)
  * where Mosquitto 2.0 would grant it and deliver the readable part. {@link AclFileAuthorizer.canRead} gives
- * the per-message decision for a broker that filters deliveries too. Mosquitto also logs and keeps going
+ * the per-message decision, and {@link AclFileAuthorizer.brokerOptions} the three broker hooks that give
+ * Mosquitto's outcomes exactly: a filter is refused only when nothing of it is readable, and a partly
+ * readable one is granted with a per-message check (the broker's `deliveryFilter`). Mosquitto also logs and keeps going
  * on an unknown directive only for some lines; we refuse the whole file with an AuthFileError naming the line.
  */
-import type { AuthorizePublish, AuthorizeSubscribe, ClientInfo } from '../auth.js';
+import type { AuthorizePublish, AuthorizeSubscribe, ClientInfo, DeliveryFilter } from '../auth.js';
 import { AuthFileError } from './errors.js';
 import { readLines } from './read-file.js';
 
@@ -213,6 +215,19 @@ function decide(rules: AclRules, client: ClientInfo, access: number, matchDeny: 
   return false;
 }
 
+/**
+ * The ACL as broker options with Mosquitto 2.0's outcomes: spread into `MqttBrokerOptions`. A subscription
+ * is refused (0x87 / 0x80) only when no topic of its filter is readable; a wildcard filter only partly
+ * readable is granted and each message is checked on delivery (`deliveryFilter`), so the client receives
+ * exactly what Mosquitto would deliver. A fully readable filter costs nothing per message. `$share`
+ * subscriptions are decided at SUBSCRIBE as by {@link AclFileAuthorizer.authorizeSubscribe}.
+ */
+export interface AclBrokerHooks {
+  readonly authorizePublish: AuthorizePublish;
+  readonly authorizeSubscribe: AuthorizeSubscribe;
+  readonly deliveryFilter: DeliveryFilter;
+}
+
 /** Authorisation hooks backed by a Mosquitto ACL file. */
 export interface AclFileAuthorizer {
   /** The file, as given. */
@@ -221,6 +236,12 @@ export interface AclFileAuthorizer {
   readonly authorizePublish: AuthorizePublish;
   /** Read access to the whole filter (see the top of acl-file.ts): `true`, or `false` (SUBACK 0x87 / 0x80). */
   readonly authorizeSubscribe: AuthorizeSubscribe;
+  /**
+   * The hooks for a broker, with Mosquitto's delivered / not-delivered outcomes (see {@link AclBrokerHooks}):
+   * `new MqttBroker({ authenticate, ...acl.brokerOptions })`. Reloads apply to them too: new connections
+   * and subscriptions, and the per-message checks of partly readable subscriptions already granted.
+   */
+  readonly brokerOptions: AclBrokerHooks;
   /** Mosquitto's per-message read decision: may `client` receive a message published on `topic`? */
   canRead(client: ClientInfo, topic: string): boolean;
   /** Mosquitto's write decision: may `client` publish on `topic`? */
@@ -249,28 +270,44 @@ export function aclFileAuthorizer(path: string): AclFileAuthorizer {
   const canRead = (client: ClientInfo, topic: string): boolean => topicDecision(client, topic, READ);
   const canWrite = (client: ClientInfo, topic: string): boolean => topicDecision(client, topic, WRITE);
 
+  /**
+   * The filter's read decision: `all` when every topic of it is readable (a granting rule covers it and
+   * no deny rule overlaps it), else `some` when a topic may be (no deny rule covers it and a granting one
+   * overlaps it — an over-approximation: `none` guarantees that canRead is false for every topic of it).
+   */
+  const filterAccess = (client: ClientInfo, topicFilter: string): 'all' | 'some' | 'none' => {
+    let filter = topicFilter;
+    // A shared subscription reads the topics of its filter: `$share/<group>/<filter>`.
+    if (filter.startsWith('$share/')) {
+      const slash = filter.indexOf('/', 7);
+      if (slash < 0) return 'none';
+      filter = filter.slice(slash + 1);
+    }
+    const f = filter.split('/');
+    const dollar = filter.startsWith('$');
+    const startsWild = f[0] === '+' || f[0] === '#';
+    const overlap: Matcher = (rule, pattern) => overlaps(rule, pattern, client, f, dollar, startsWild);
+    const cover: Matcher = (rule, pattern) => covers(rule, pattern, client, f, dollar);
+    if (decide(rules, client, READ, overlap, cover)) return 'all';
+    return decide(rules, client, READ, cover, overlap) ? 'some' : 'none';
+  };
+
+  const authorizePublish: AuthorizePublish = (client, message) => canWrite(client, message.topic);
+  const brokerOptions: AclBrokerHooks = {
+    authorizePublish,
+    authorizeSubscribe: (client, subscription) => {
+      const access = filterAccess(client, subscription.topicFilter);
+      return access === 'all' || (access === 'some' && !subscription.topicFilter.startsWith('$share/'));
+    },
+    deliveryFilter: (client, subscription) =>
+      filterAccess(client, subscription.topicFilter) === 'all' ? undefined : (topic: string) => canRead(client, topic),
+  };
+
   return {
     path,
-    authorizePublish: (client, message) => canWrite(client, message.topic),
-    authorizeSubscribe: (client, subscription) => {
-      let filter = subscription.topicFilter;
-      // A shared subscription reads the topics of its filter: `$share/<group>/<filter>`.
-      if (filter.startsWith('$share/')) {
-        const slash = filter.indexOf('/', 7);
-        if (slash < 0) return false;
-        filter = filter.slice(slash + 1);
-      }
-      const f = filter.split('/');
-      const dollar = filter.startsWith('$');
-      const startsWild = f[0] === '+' || f[0] === '#';
-      return decide(
-        rules,
-        client,
-        READ,
-        (rule, pattern) => overlaps(rule, pattern, client, f, dollar, startsWild),
-        (rule, pattern) => covers(rule, pattern, client, f, dollar),
-      );
-    },
+    authorizePublish,
+    authorizeSubscribe: (client, subscription) => filterAccess(client, subscription.topicFilter) === 'all',
+    brokerOptions,
     canRead,
     canWrite,
     reload: () => {

@@ -22,6 +22,10 @@ export const BROKER_METRICS = {
   messagesIn: 'mqtt5.broker.messages.received',
   messagesOut: 'mqtt5.broker.messages.routed',
   dropped: 'mqtt5.broker.messages.dropped',
+  deniedPublishes: 'mqtt5.broker.publishes.denied',
+  deniedSubscriptions: 'mqtt5.broker.subscriptions.denied',
+  bytesIn: 'mqtt5.broker.bytes.received',
+  bytesOut: 'mqtt5.broker.bytes.sent',
   connects: 'mqtt5.broker.connects',
   disconnects: 'mqtt5.broker.disconnects',
 } as const;
@@ -67,6 +71,10 @@ export function instrumentBroker(broker: MqttBroker, meter?: Meter): BrokerInstr
     [gauge(BROKER_METRICS.queued, 'Messages queued for sessions.'), (m) => (m as { queuedMessages?: number }).queuedMessages],
     [counter(BROKER_METRICS.messagesIn, 'PUBLISH packets accepted (wills and broker messages included).'), (m) => m.messagesReceived],
     [counter(BROKER_METRICS.messagesOut, 'Deliveries to sessions, sent or queued.'), (m) => m.messagesRouted],
+    [counter(BROKER_METRICS.deniedPublishes, 'PUBLISH packets refused by authorizePublish (or sent to $SYS).'), (m) => m.deniedPublishes],
+    [counter(BROKER_METRICS.deniedSubscriptions, 'Subscriptions refused by authorizeSubscribe.'), (m) => m.deniedSubscriptions],
+    [meter.createObservableCounter(BROKER_METRICS.bytesIn, { unit: 'By', description: 'Bytes read from client sockets.' }), (m) => m.bytesReceived],
+    [meter.createObservableCounter(BROKER_METRICS.bytesOut, { unit: 'By', description: 'Bytes written to client sockets.' }), (m) => m.bytesSent],
   ];
   const observe: BatchObservableCallback = (result) => {
     const m = broker.metrics();

@@ -97,6 +97,18 @@ describe('broker', () => {
     }
   });
 
+  it('publishes $SYS/broker/... statistics every --sys-interval seconds (retained)', async () => {
+    const { p, urls } = await startCliBroker(['--port', '0', '--sys-interval', '1']);
+    // The retained values arrive at once, then one live update of the uptime: 2 messages.
+    const sub = await runCli(['sub', '-b', urls.tcp!, '$SYS/broker/uptime', '0', '-C', '2', '--timeout', '10']);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toMatch(/^\$SYS\/broker\/uptime \d+ seconds\n\$SYS\/broker\/uptime \d+ seconds\n$/);
+    const version = await runCli(['sub', '-b', urls.tcp!, '$SYS/broker/version', '0', '-C', '1', '--timeout', '10']);
+    expect(version.stdout).toMatch(/^\$SYS\/broker\/version nest-mqtt5 version \d+\.\d+\.\d+/);
+    p.kill('SIGINT');
+    expect((await p.waitForExit()).code).toBe(0);
+  });
+
   it('exits 1 with the reason when the port is taken', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

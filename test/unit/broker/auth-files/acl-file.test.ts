@@ -137,6 +137,45 @@ describe('aclFileAuthorizer: subscribing to wildcard filters', () => {
   });
 });
 
+describe('aclFileAuthorizer: brokerOptions (Mosquitto outcomes: grant if anything is readable, check per message)', () => {
+  it.each([
+    // [clientId, username, filter, granted, checked per message]
+    ['c-alice', 'alice', 'home/#', true, true], // home/secret is filtered out on delivery
+    ['c-alice', 'alice', 'home/kitchen/#', true, false], // fully readable: no per-message cost
+    ['c-alice', 'alice', 'home/secret', false, false], // nothing readable
+    ['c-alice', 'alice', 'home/secret/#', true, true], // home/secret/x is readable, home/secret is not
+    ['c-alice', 'alice', '#', true, true],
+    ['c-alice', 'alice', 'elsewhere/#', false, false],
+    ['c-alice', 'alice', '$share/g/home/#', false, false], // shared: decided at SUBSCRIBE, strictly
+    ['c-alice', 'alice', '$share/g/home/kitchen/#', true, false],
+    ['c-bob', 'bob', 'home/#', true, true],
+    ['anon1', undefined, '+/news', true, true],
+    ['anon1', undefined, 'private/#', false, false],
+    ['carol', 'carol', 'devices/carol/#', true, true],
+    ['carol', 'carol', 'devices/carol/locked', false, false],
+  ] as Array<[string, string | undefined, string, boolean, boolean]>)('%s (%s) subscribes %s → granted %s, checked %s', (clientId, username, filter, granted, checked) => {
+    const a = aclFrom(ACL, 'broker-options');
+    const info = client(clientId, username);
+    const sub = { topicFilter: filter, qos: 0 as const };
+    expect(a.brokerOptions.authorizeSubscribe(info, sub)).toBe(granted);
+    if (!granted) return;
+    const check = filter.startsWith('$share/') ? undefined : a.brokerOptions.deliveryFilter(info, sub);
+    expect(check !== undefined).toBe(checked);
+  });
+
+  it('the per-message check is canRead with the rules in force (it follows reloads)', () => {
+    const file = join(dir, 'broker-options-reload');
+    writeFileSync(file, 'user alice\ntopic read a/#\ntopic deny a/secret\n');
+    const a = aclFileAuthorizer(file);
+    const info = client('c-alice', 'alice');
+    const check = a.brokerOptions.deliveryFilter(info, { topicFilter: '#', qos: 0 })!;
+    expect([check('a/x'), check('a/secret'), check('b/x')]).toEqual([true, false, false]);
+    writeFileSync(file, 'user alice\ntopic read b/#\n');
+    a.reload();
+    expect([check('a/x'), check('a/secret'), check('b/x')]).toEqual([false, false, true]);
+  });
+});
+
 describe('aclFileAuthorizer: parsing', () => {
   it('"topic read" alone is the topic "read" with readwrite access, as in Mosquitto', () => {
     const a = aclFrom('topic read\n', 'read-topic');

@@ -141,6 +141,8 @@ export class Connection implements SessionLink, ProtocolConnection {
   private outBytes = 0;
   private dirty = false;
   private writeBlocked = false;
+  /** The last write was not taken whole by the kernel: deliveries into our buffers are bounded by the high-water mark until 'drain'. */
+  private needDrain = false;
   private paused = 0;
   private socketClosed = false;
   /** The close grace timer (only while closing). */
@@ -262,9 +264,13 @@ export class Connection implements SessionLink, ProtocolConnection {
 
   // SessionLink ---------------------------------------------------------------------------------------
 
-  /** The socket is full, or this turn's batch is already large: further publishes wait in the session queue. */
+  /**
+   * The socket is full, or this turn's batch is already large: further publishes wait in the session
+   * queue. Once a write was not taken whole, a batch stops at the high-water mark, so a socket that
+   * backs up holds at most about twice that in user space.
+   */
   get congested(): boolean {
-    return this.writeBlocked || this.outBytes >= this.batchLimit;
+    return this.writeBlocked || this.outBytes >= (this.needDrain ? this.hwm : this.batchLimit);
   }
 
   /** Queues bytes for the next batched write. */
@@ -325,7 +331,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     if (this.socketClosed) return;
     const socket = this.socket;
     // write() returns false only when bytes stay buffered in user space; 'drain' follows then.
-    if (!socket.write(buf) && socket.writableLength > this.hwm) {
+    if (!socket.write(buf) && (this.needDrain = true) && socket.writableLength > this.hwm) {
       // Until 'drain', publishes wait in the session queue.
       this.writeBlocked = true;
       if (socket.writableLength > 4 * this.hwm) this.setPaused(PAUSE_BACKPRESSURE, true);
@@ -525,6 +531,11 @@ export class Connection implements SessionLink, ProtocolConnection {
     }
     const delivered = this.host.publish(msg, this.info);
     if (qos === 0) return;
+    if (delivered < 0) {
+      // A subscriber's queue could not keep it: never acknowledge what is not kept (no PUBREC state either).
+      this.sendPacket({ type: qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, packetId, reasonCode: 0x97, properties: this.problem('a subscriber queue is full') });
+      return;
+    }
     const reasonCode = delivered === 0 ? 0x10 : 0;
     if (qos === 1) {
       this.sendBuffer(ackBytes(PacketType.PUBACK, packetId, reasonCode));
@@ -660,6 +671,7 @@ export class Connection implements SessionLink, ProtocolConnection {
   /** @internal 'drain': the socket took our bytes; resume publishes and reading. */
   onDrain(): void {
     this.writeBlocked = false;
+    this.needDrain = false;
     this.setPaused(PAUSE_BACKPRESSURE, false);
     if (this.connState === ConnState.Connected) this.boundSession!.pump();
   }

@@ -14,7 +14,7 @@ import { HookError } from './errors.js';
 import type { BrokerEventMap, DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
-import { Router } from './router.js';
+import { REFUSED, Router, type RouterHost } from './router.js';
 import { Session, type DropReason, type SessionHost } from './session.js';
 import type { RetainedMessage, RetainedStore, SessionStore } from './store.js';
 import { Supervisor } from './supervisor.js';
@@ -41,12 +41,24 @@ export interface BrokerMetrics {
   messagesRouted: number;
   /** Messages not delivered to a client (see the `drop` event). */
   droppedMessages: number;
+  /** {@link droppedMessages} by reason. */
+  droppedByReason: Record<DropReason, number>;
+  /** QoS 1/2 PUBLISHes answered 0x97 (Quota exceeded) because a subscriber's queue could not keep them. */
+  refusedMessages: number;
+  /** Bytes queued in all sessions (see `maxQueuedBytes`, `maxTotalQueuedBytes`). */
+  queuedBytes: number;
+}
+
+/** Publishers held back by the broker-wide bound of queued bytes, and since when. */
+interface MemoryHold {
+  readonly publishers: Set<Connection>;
+  readonly since: number;
 }
 
 /** The broker engine (internal; see MqttBroker for the API). */
-export class BrokerCore implements SessionHost, ConnectionHost {
+export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
   readonly tree = new TopicTree<Session>();
-  readonly router = new Router(this.tree);
+  readonly router = new Router(this.tree, this);
   readonly wills: WillScheduler;
   /** Connected clients by client identifier. */
   readonly clients = new Map<string, ProtocolConnection>();
@@ -62,6 +74,10 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   private messagesReceived = 0;
   private messagesRouted = 0;
   private droppedMessages = 0;
+  private readonly droppedByReason: Record<DropReason, number> = { queueFull: 0, memoryLimit: 0, packetTooLarge: 0, noSubscriberAvailable: 0 };
+  private refusedMessages = 0;
+  private queuedBytesTotal = 0;
+  private memoryHold: MemoryHold | null = null;
   private flushQueue: Flushable[] = [];
   private flushSpare: Flushable[] = [];
   private flushImmediate: NodeJS.Immediate | null = null;
@@ -76,6 +92,7 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     this.wills = new WillScheduler((will, client, session) => this.publishWill(will, client, session));
     this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
       for (const conn of this.connections) conn.supervise();
+      if (this.memoryHold !== null) this.checkMemoryHold();
     });
     this.decoder = this.newDecoder();
   }
@@ -252,7 +269,11 @@ export class BrokerCore implements SessionHost, ConnectionHost {
 
   // Publishing ------------------------------------------------------------------------------------------
 
-  /** Stores (retained), routes and reports an accepted message; returns the number of deliveries. */
+  /**
+   * Stores (retained), routes and reports an accepted message; returns the number of deliveries, or
+   * {@link REFUSED} when a subscriber's queue could not keep it at QoS 1/2 (the publisher is told 0x97;
+   * the subscribers that could take it got it, and the one that could not got a `drop` event).
+   */
   publish(msg: Message, client: ClientInfo | null): number {
     this.messagesReceived++;
     if (msg.retain) {
@@ -260,7 +281,9 @@ export class BrokerCore implements SessionHost, ConnectionHost {
       else this.retained.set(new Message(msg.topic, msg.own().payload, msg.qos, true, msg.properties, null, 0, msg.expiresAt));
     }
     const n = this.router.route(msg);
-    this.messagesRouted += n;
+    if (n === REFUSED) this.refusedMessages++;
+    else this.messagesRouted += n;
+    if (this.memoryFull) this.holdForMemory(msg.origin);
     this.events.emit('publish', msg, client);
     return n;
   }
@@ -310,22 +333,37 @@ export class BrokerCore implements SessionHost, ConnectionHost {
 
   dropped(session: Session, message: Message, qos: QoS, reason: DropReason): void {
     this.droppedMessages++;
-    this.events.emit('drop', { clientId: session.clientId, message, qos, reason });
+    this.droppedByReason[reason]++;
+    if (this.events.listenerCount('drop') !== 0) this.events.emit('drop', { clientId: session.clientId, message, qos, reason });
   }
 
   // Flow control ----------------------------------------------------------------------------------------
 
-  throttle(publisher: object | null, subscriber: Session): void {
-    if (this.options.slowConsumerTimeout === 0 || !(publisher instanceof Session) || publisher === subscriber) return;
+  /** The connection of a client that published, when it can be held back (a connected client, not the broker). */
+  private publisherConnection(publisher: object | null): Connection | null {
+    if (!(publisher instanceof Session)) return null;
     const conn = publisher.link;
-    if (!(conn instanceof Connection)) return;
-    let t = subscriber.throttle;
-    if (t === null) t = subscriber.throttle = { publishers: new Set(), since: this.supervisor.tick, slow: false };
-    if (t.slow || t.publishers.has(conn)) return;
-    t.publishers.add(conn);
+    return conn instanceof Connection ? conn : null;
+  }
+
+  /**
+   * Every route of a message is backed up: stop reading its publisher until one of them has drained
+   * (a publisher that is one of its own routes is never held: it would wait for itself).
+   */
+  holdBack(publisher: object | null, routes: readonly (Session | undefined)[], count: number): void {
+    if (this.options.slowConsumerTimeout === 0) return;
+    const conn = this.publisherConnection(publisher);
+    if (conn === null) return;
+    for (let i = 0; i < count; i++) if (routes[i] === publisher) return;
+    for (let i = 0; i < count; i++) {
+      const sub = routes[i]!;
+      const t = (sub.throttle ??= { publishers: new Set(), since: this.supervisor.tick, slow: false });
+      t.publishers.add(conn);
+    }
     conn.block(Blocker.Downstream);
   }
 
+  /** `subscriber` drained (or went offline): the publishers it held go on (if another route holds one still, its next message says so). */
   release(subscriber: Session): void {
     const t = subscriber.throttle;
     if (t === null) return;
@@ -333,7 +371,7 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     for (const conn of t.publishers) (conn as Connection).unblock(Blocker.Downstream);
   }
 
-  /** A subscriber congested past the slow-consumer timeout stops holding publishers back. */
+  /** A subscriber holding publishers back past the slow-consumer timeout stops doing so: its queue policy applies. */
   checkSlowConsumer(subscriber: Session): void {
     const t = subscriber.throttle!;
     if (t.slow || this.supervisor.elapsedSince(t.since) < this.options.slowConsumerTimeout) return;
@@ -341,6 +379,38 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     const held = [...t.publishers];
     t.publishers.clear();
     for (const conn of held) (conn as Connection).unblock(Blocker.Downstream);
+  }
+
+  /** Whether the broker-wide bound of queued bytes is reached. */
+  get memoryFull(): boolean {
+    const max = this.options.maxTotalQueuedBytes;
+    return max !== 0 && this.queuedBytesTotal >= max;
+  }
+
+  queuedBytesChanged(delta: number): void {
+    this.queuedBytesTotal += delta;
+    // Hysteresis: held publishers go on once the queues are down to three quarters of the bound.
+    if (delta < 0 && this.memoryHold !== null && this.queuedBytesTotal * 4 <= this.options.maxTotalQueuedBytes * 3) this.releaseMemoryHold();
+  }
+
+  private holdForMemory(publisher: object | null): void {
+    if (this.options.slowConsumerTimeout === 0) return;
+    const conn = this.publisherConnection(publisher);
+    if (conn === null) return;
+    const hold = (this.memoryHold ??= { publishers: new Set(), since: this.supervisor.tick });
+    hold.publishers.add(conn);
+    conn.block(Blocker.Memory);
+  }
+
+  private releaseMemoryHold(): void {
+    const hold = this.memoryHold!;
+    this.memoryHold = null;
+    for (const conn of hold.publishers) conn.unblock(Blocker.Memory);
+  }
+
+  /** Publishers are held for the memory bound at most the slow-consumer timeout: the queues may wait on them (their acks). */
+  private checkMemoryHold(): void {
+    if (this.supervisor.elapsedSince(this.memoryHold!.since) >= this.options.slowConsumerTimeout) this.releaseMemoryHold();
   }
 
   clientError(client: ClientInfo | null, err: Error): void {
@@ -358,6 +428,9 @@ export class BrokerCore implements SessionHost, ConnectionHost {
       messagesReceived: this.messagesReceived,
       messagesRouted: this.messagesRouted,
       droppedMessages: this.droppedMessages,
+      droppedByReason: { ...this.droppedByReason },
+      refusedMessages: this.refusedMessages,
+      queuedBytes: this.queuedBytesTotal,
     };
   }
 

@@ -358,7 +358,8 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
     for (let i = 0; i < count; i++) {
       const sub = routes[i]!;
       const t = (sub.throttle ??= { publishers: new Set(), since: this.supervisor.tick, slow: false });
-      t.publishers.add(conn);
+      // A slow consumer holds nobody: it is not asked to release anyone either.
+      if (!t.slow) t.publishers.add(conn);
     }
     conn.block(Blocker.Downstream);
   }

@@ -10,7 +10,8 @@
  * Flow control: every subscriber has its own bounded queue, so a stuck one costs only its own queue
  * (and drops or refusals for it) — the others keep receiving. The publisher is held back only when
  * *every* route of its message is backed up (connected, queue at least half full, not yet declared a
- * slow consumer): then nobody could take its messages anyway, and waiting beats dropping.
+ * slow consumer; routes declared slow do not count, but at least one backed-up route must remain): then
+ * nobody could take its messages anyway, and waiting beats dropping.
  */
 import type { QoS } from '../codec/index.js';
 import type { Message } from './message.js';
@@ -36,10 +37,15 @@ export interface RouterHost {
 /** {@link Router.route}'s answer when a route refused a QoS 1/2 message (the publisher gets 0x97). */
 export const REFUSED = -1;
 
-/** Whether `s` is a route that may hold publishers back (see the file comment). */
-function holdsBack(s: Session): boolean {
+/** How a route weighs in flow control: it can take more, it is backed up, or it is a slow consumer (it no longer counts). */
+const OPEN = 0;
+const BACKED_UP = 1;
+const SLOW = 2;
+
+function routeState(s: Session): number {
+  if (!s.backedUp) return OPEN;
   const t = s.throttle;
-  return (t === null || !t.slow) && s.backedUp;
+  return t !== null && t.slow ? SLOW : BACKED_UP;
 }
 
 /** A member is preferred when its client is connected and can take a message right now. */
@@ -101,13 +107,19 @@ export class Router {
       const { sessions, qos, rap, ids, picked } = s;
       const msgQos = msg.qos;
       let refused = false;
-      let allBackedUp = true;
+      // Open route seen: nobody is held back. Otherwise: whether a backed-up (not slow) route was seen.
+      let open = false;
+      let backedUp = false;
       for (let k = 0; k < n; k++) {
         const session = sessions[k]!;
         const q = qos[k]! < msgQos ? qos[k]! : msgQos;
         if (!session.deliver(msg, q as QoS, rap[k]! && msg.retain, ids[k], null)) refused = true;
         ids[k] = undefined;
-        if (allBackedUp && !holdsBack(session)) allBackedUp = false;
+        if (!open) {
+          const st = routeState(session);
+          if (st === OPEN) open = true;
+          else if (st === BACKED_UP) backedUp = true;
+        }
       }
       let delivered = n;
       let p = 0;
@@ -118,11 +130,15 @@ export class Router {
         if (m === undefined) continue;
         const owner = m.owner;
         if (!owner.deliver(msg, (m.qos < msgQos ? m.qos : msgQos) as QoS, m.retainAsPublished && msg.retain, m.subscriptionId === 0 ? undefined : m.subscriptionId, g)) refused = true;
-        if (allBackedUp && !holdsBack(owner)) allBackedUp = false;
+        if (!open) {
+          const st = routeState(owner);
+          if (st === OPEN) open = true;
+          else if (st === BACKED_UP) backedUp = true;
+        }
         picked[p++] = owner;
         delivered++;
       }
-      if (allBackedUp && delivered !== 0) {
+      if (!open && backedUp) {
         // Rare (every route congested): the slow path may look at the routes again.
         for (let k = 0; k < p; k++) sessions[n + k] = picked[k];
         this.host.holdBack(msg.origin, sessions, n + p);

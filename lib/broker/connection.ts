@@ -112,8 +112,8 @@ function publishVerdict(r: AuthorizePublishResult): number {
  * the engine need ({@link ProtocolConnection}); hooks and events get {@link info}, a frozen snapshot.
  */
 export class Connection implements SessionLink, ProtocolConnection {
-  /** The client's Receive Maximum. */
-  receiveMaximum = 65_535;
+  /** QoS 1/2 messages sent to the client unacknowledged at most: its Receive Maximum, capped by `maxInflightMessages`. */
+  receiveMaximum: number;
   /** The client's Maximum Packet Size. */
   maximumPacketSize = 268_435_460;
 
@@ -169,6 +169,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     s.on('drain', onSocketDrain);
     s.on('error', onSocketError);
     s.on('close', onSocketClose);
+    this.receiveMaximum = host.options.maxInflightMessages;
     this.hwm = host.options.writeBufferHighWaterMark;
     this.batchLimit = this.hwm * 16;
     this.lastTick = host.supervisor.tick;
@@ -226,7 +227,7 @@ export class Connection implements SessionLink, ProtocolConnection {
 
   adoptClientLimits(props: Properties | undefined): void {
     if (props === undefined) return;
-    if (props.receiveMaximum !== undefined) this.receiveMaximum = props.receiveMaximum;
+    if (props.receiveMaximum !== undefined) this.receiveMaximum = Math.min(props.receiveMaximum, this.host.options.maxInflightMessages);
     if (props.maximumPacketSize !== undefined) this.maximumPacketSize = props.maximumPacketSize;
     if (props.requestProblemInformation === false) this.problemInformation = false;
     this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;

@@ -48,6 +48,13 @@ export interface MqttBrokerOptions {
    * oldest queued messages (each reported by a `drop` event).
    */
   queueFullPolicy?: QueueFullPolicy;
+  /**
+   * QoS 1/2 messages sent to one client and not yet acknowledged at most (the client's Receive Maximum
+   * lowers it), like Mosquitto's `max_inflight_messages`: beyond it, messages wait in the session queue,
+   * within its limits — so a client that stops reading holds at most this many in flight plus its queue.
+   * Default 1000.
+   */
+  maxInflightMessages?: number;
   /** Whether QoS 0 messages are queued for a disconnected persistent session (they are always queued behind a full socket). Default false. */
   queueQoS0Offline?: boolean;
   /**
@@ -120,6 +127,7 @@ export interface ResolvedOptions {
   readonly maxQueuedMessages: number;
   readonly maxQueuedBytes: number;
   readonly maxTotalQueuedBytes: number;
+  readonly maxInflightMessages: number;
   readonly queueFullPolicy: QueueFullPolicy;
   readonly queueQoS0Offline: boolean;
   readonly slowConsumerTimeout: number;
@@ -157,6 +165,7 @@ export const DEFAULT_OPTIONS = {
   maxQueuedMessages: 1000,
   maxQueuedBytes: 0,
   maxTotalQueuedBytes: 256 * 1024 * 1024,
+  maxInflightMessages: 1000,
   queueFullPolicy: 'dropNew',
   queueQoS0Offline: false,
   slowConsumerTimeout: 1000,
@@ -198,6 +207,7 @@ export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
     maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages, d.maxQueuedMessages, 0, 10_000_000),
     maxQueuedBytes: int('maxQueuedBytes', o.maxQueuedBytes, d.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
     maxTotalQueuedBytes: int('maxTotalQueuedBytes', o.maxTotalQueuedBytes, d.maxTotalQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
+    maxInflightMessages: int('maxInflightMessages', o.maxInflightMessages, d.maxInflightMessages, 1, 65_535),
     queueFullPolicy: policy,
     queueQoS0Offline: o.queueQoS0Offline ?? false,
     slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, d.slowConsumerTimeout, 0, 3_600_000),

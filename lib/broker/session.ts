@@ -29,7 +29,7 @@ export function queuedSize(m: Message): number {
 export interface SessionLink {
   /** True while outgoing bytes are piling up (socket full): publishes wait in the session queue. */
   readonly congested: boolean;
-  /** The client's Receive Maximum (CONNECT; default 65,535). */
+  /** The client's Receive Maximum (CONNECT; default 65,535), capped by the broker's `maxInflightMessages`. */
   readonly receiveMaximum: number;
   /** The client's Maximum Packet Size (CONNECT; default unlimited). */
   readonly maximumPacketSize: number;

@@ -5,7 +5,8 @@
  *   npm run build && node dist/bench/broker/main.js [--seconds 3] [--only nest-mqtt5,mosquitto]
  *     [--idle-connections 10000 | --skip-idle-memory]
  * Then runs memory.ts (idle memory per connection, ours vs Mosquitto, each broker in a fresh process,
- * the connections opened by a separate generator process).
+ * the connections opened by a separate generator process) and slow-consumer.ts (a healthy subscriber's
+ * p99 latency with and without a stuck one; skipped with --skip-slow-consumer).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -118,6 +119,13 @@ for (const [n, f] of results) {
 }
 console.log('(ratios: > 1 means nest-mqtt5 is better; Mosquitto with its default configuration; Aedes over MQTT 3.1.1;');
 console.log(' memory "warm": after 1 s of traffic, so that a Node process\'s young generation — a fixed cost up to ~48 MB — is not charged to the connections)');
+
+if (!process.argv.includes('--skip-slow-consumer')) {
+  console.log('');
+  const slow = fileURLToPath(new URL('./slow-consumer.js', import.meta.url));
+  const r = spawnSync(process.execPath, [slow, '--seconds', String(windowMs / 1000), '--only', only.filter((n) => n !== 'aedes').join(',')], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = 1;
+}
 
 if (!process.argv.includes('--skip-idle-memory')) {
   console.log('');

@@ -22,7 +22,12 @@ export interface DropInfo {
   readonly message: PublishedMessage;
   /** The QoS it would have been delivered with. */
   readonly qos: QoS;
-  /** `queueFull`: the session queue was at `maxQueuedMessages`; `packetTooLarge`: above the client's Maximum Packet Size; `noSubscriberAvailable`: a shared group had no member left. */
+  /**
+   * `queueFull`: the session queue was at `maxQueuedMessages`/`maxQueuedBytes` (for a QoS 1/2 message
+   * from a client, that client also got PUBACK/PUBREC 0x97); `memoryLimit`: all queues together were
+   * at `maxTotalQueuedBytes`; `packetTooLarge`: above the client's Maximum Packet Size;
+   * `noSubscriberAvailable`: a shared group had no member left.
+   */
   readonly reason: DropReason;
 }
 

@@ -200,24 +200,37 @@ describe('slow consumers', () => {
       const drops: DropInfo[] = [];
       broker.on('drop', (d: DropInfo) => drops.push(d));
       refusals.n = 0;
+      const healthy = await client('healthy');
+      let latencies: number[] = [];
+      let got: ReturnType<typeof counter> | null = null;
+      await healthy.subscribe({ subscriptions: [{ topicFilter: 'slow/#', qos }] }, (m: MqttMessage) => {
+        latencies.push(performance.now() - m.payload.readDoubleLE(0));
+        got!.hit();
+      });
+      const pub = await client('pub');
+      const p99 = (): number => {
+        latencies.sort((a, b) => a - b);
+        return latencies[Math.floor(latencies.length * 0.99)]!;
+      };
+      // Baseline: the healthy subscriber alone, same pace (a measure of this machine's noise right now).
+      got = counter(n / 2, 90_000, 'messages at the healthy subscriber');
+      await publishPaced(pub, qos, n / 2, 2000, size);
+      await got!.done;
+      const alone = p99();
+      latencies = [];
+
       const stuck = await client('stuck');
       const receiver = new MessageReceiver({ capacity: CAPACITY });
       await stuck.subscribe({ subscriptions: [{ topicFilter: 'slow/#', qos }] }, receiver);
-      const healthy = await client('healthy');
-      const latencies: number[] = [];
-      const got = counter(n, 90_000, 'messages at the healthy subscriber');
-      await healthy.subscribe({ subscriptions: [{ topicFilter: 'slow/#', qos }] }, (m: MqttMessage) => {
-        latencies.push(performance.now() - m.payload.readDoubleLE(0));
-        got.hit();
-      });
-      const pub = await client('pub');
+      got = counter(n, 90_000, 'messages at the healthy subscriber');
       await publishPaced(pub, qos, n, 2000, size);
-      await got.done;
-      latencies.sort((a, b) => a - b);
-      const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-      console.log(`QoS ${qos} paced: healthy p50 ${latencies[latencies.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; drops ${drops.length}, refused ${refusals.n}`);
-      // Before per-subscriber flow control the stuck one stalled the publisher (and so this subscriber) for up to 1 s at a time.
-      expect(p99).toBeLessThan(200);
+      await got!.done;
+      const withStuck = p99();
+      console.log(`QoS ${qos} paced: healthy p99 alone ${alone.toFixed(1)} ms, with a stuck subscriber ${withStuck.toFixed(1)} ms (p50 ${latencies[latencies.length >> 1]!.toFixed(1)} ms); drops ${drops.length}, refused ${refusals.n}`);
+      // Before per-subscriber flow control the stuck one stalled the publisher (and so this subscriber)
+      // for up to 1 s at a time. Bounded far below that — or, on a machine so loaded that the healthy
+      // subscriber alone is slow, within a few times its own figure.
+      expect(withStuck).toBeLessThan(Math.max(200, 3 * alone));
       expect(latencies.length).toBe(n);
       // The stuck subscriber's queue overflowed: drops counted, for it only.
       expect(drops.length).toBeGreaterThan(0);

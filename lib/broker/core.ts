@@ -9,8 +9,9 @@ import { PacketDecoder, type QoS, type Will } from '../codec/index.js';
 import type { ClientInfo, TransportKind } from './auth.js';
 import { isThenable } from './auth.js';
 import { Connection } from './connection.js';
-import { Blocker, ConnState, type Admission, type ClientSocket, type ConnectionHost, type Flushable, type ProtocolConnection } from './connection-contract.js';
+import { ConnState, type Admission, type ClientSocket, type ConnectionHost, type Flushable, type ProtocolConnection } from './connection-contract.js';
 import { HookError } from './errors.js';
+import { FlowControl } from './flow-control.js';
 import type { BrokerEventMap, DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
@@ -49,11 +50,6 @@ export interface BrokerMetrics {
   queuedBytes: number;
 }
 
-/** Publishers held back by the broker-wide bound of queued bytes, and since when. */
-interface MemoryHold {
-  readonly publishers: Set<Connection>;
-  readonly since: number;
-}
 
 /** The broker engine (internal; see MqttBroker for the API). */
 export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
@@ -67,6 +63,8 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
   closing = false;
   /** Connect timeouts and keep alive of every connection, on one timer. */
   readonly supervisor: Supervisor;
+  /** Which publishers are held back, for which subscribers; the broker-wide account of queued bytes. */
+  readonly flow: FlowControl;
 
   /** The decoder lent to connections between packets (see borrowDecoder). */
   private decoder: PacketDecoder;
@@ -76,8 +74,6 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
   private droppedMessages = 0;
   private readonly droppedByReason: Record<DropReason, number> = { queueFull: 0, memoryLimit: 0, packetTooLarge: 0, noSubscriberAvailable: 0 };
   private refusedMessages = 0;
-  private queuedBytesTotal = 0;
-  private memoryHold: MemoryHold | null = null;
   private flushQueue: Flushable[] = [];
   private flushSpare: Flushable[] = [];
   private flushImmediate: NodeJS.Immediate | null = null;
@@ -92,8 +88,9 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
     this.wills = new WillScheduler((will, client, session) => this.publishWill(will, client, session));
     this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
       for (const conn of this.connections) conn.supervise();
-      if (this.memoryHold !== null) this.checkMemoryHold();
+      this.flow.supervise();
     });
+    this.flow = new FlowControl(options, this.supervisor);
     this.decoder = this.newDecoder();
   }
 
@@ -283,7 +280,7 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
     const n = this.router.route(msg);
     if (n === REFUSED) this.refusedMessages++;
     else this.messagesRouted += n;
-    if (this.memoryFull) this.holdForMemory(msg.origin);
+    if (this.flow.memoryFull) this.flow.holdForMemory(msg.origin);
     this.events.emit('publish', msg, client);
     return n;
   }
@@ -337,81 +334,26 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
     if (this.events.listenerCount('drop') !== 0) this.events.emit('drop', { clientId: session.clientId, message, qos, reason });
   }
 
-  // Flow control ----------------------------------------------------------------------------------------
+  // Flow control (flow-control.ts) ----------------------------------------------------------------------
 
-  /** The connection of a client that published, when it can be held back (a connected client, not the broker). */
-  private publisherConnection(publisher: object | null): Connection | null {
-    if (!(publisher instanceof Session)) return null;
-    const conn = publisher.link;
-    return conn instanceof Connection ? conn : null;
-  }
-
-  /**
-   * Every route of a message is backed up: stop reading its publisher until one of them has drained
-   * (a publisher that is one of its own routes is never held: it would wait for itself).
-   */
   holdBack(publisher: object | null, routes: readonly (Session | undefined)[], count: number): void {
-    if (this.options.slowConsumerTimeout === 0) return;
-    const conn = this.publisherConnection(publisher);
-    if (conn === null) return;
-    for (let i = 0; i < count; i++) if (routes[i] === publisher) return;
-    for (let i = 0; i < count; i++) {
-      const sub = routes[i]!;
-      const t = (sub.throttle ??= { publishers: new Set(), since: this.supervisor.tick, slow: false });
-      // A slow consumer holds nobody: it is not asked to release anyone either.
-      if (!t.slow) t.publishers.add(conn);
-    }
-    conn.block(Blocker.Downstream);
+    this.flow.holdBack(publisher, routes, count);
   }
 
-  /** `subscriber` drained (or went offline): the publishers it held go on (if another route holds one still, its next message says so). */
   release(subscriber: Session): void {
-    const t = subscriber.throttle;
-    if (t === null) return;
-    subscriber.throttle = null;
-    for (const conn of t.publishers) (conn as Connection).unblock(Blocker.Downstream);
+    this.flow.release(subscriber);
   }
 
-  /** A subscriber holding publishers back past the slow-consumer timeout stops doing so: its queue policy applies. */
   checkSlowConsumer(subscriber: Session): void {
-    const t = subscriber.throttle!;
-    if (t.slow || this.supervisor.elapsedSince(t.since) < this.options.slowConsumerTimeout) return;
-    t.slow = true;
-    const held = [...t.publishers];
-    t.publishers.clear();
-    for (const conn of held) (conn as Connection).unblock(Blocker.Downstream);
+    this.flow.checkSlowConsumer(subscriber);
   }
 
-  /** Whether the broker-wide bound of queued bytes is reached. */
   get memoryFull(): boolean {
-    const max = this.options.maxTotalQueuedBytes;
-    return max !== 0 && this.queuedBytesTotal >= max;
+    return this.flow.memoryFull;
   }
 
   queuedBytesChanged(delta: number): void {
-    this.queuedBytesTotal += delta;
-    // Hysteresis: held publishers go on once the queues are down to three quarters of the bound.
-    if (delta < 0 && this.memoryHold !== null && this.queuedBytesTotal * 4 <= this.options.maxTotalQueuedBytes * 3) this.releaseMemoryHold();
-  }
-
-  private holdForMemory(publisher: object | null): void {
-    if (this.options.slowConsumerTimeout === 0) return;
-    const conn = this.publisherConnection(publisher);
-    if (conn === null) return;
-    const hold = (this.memoryHold ??= { publishers: new Set(), since: this.supervisor.tick });
-    hold.publishers.add(conn);
-    conn.block(Blocker.Memory);
-  }
-
-  private releaseMemoryHold(): void {
-    const hold = this.memoryHold!;
-    this.memoryHold = null;
-    for (const conn of hold.publishers) conn.unblock(Blocker.Memory);
-  }
-
-  /** Publishers are held for the memory bound at most the slow-consumer timeout: the queues may wait on them (their acks). */
-  private checkMemoryHold(): void {
-    if (this.supervisor.elapsedSince(this.memoryHold!.since) >= this.options.slowConsumerTimeout) this.releaseMemoryHold();
+    this.flow.queuedBytesChanged(delta);
   }
 
   clientError(client: ClientInfo | null, err: Error): void {
@@ -431,7 +373,7 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
       droppedMessages: this.droppedMessages,
       droppedByReason: { ...this.droppedByReason },
       refusedMessages: this.refusedMessages,
-      queuedBytes: this.queuedBytesTotal,
+      queuedBytes: this.flow.queuedBytes,
     };
   }
 

@@ -332,7 +332,9 @@ export class Connection implements SessionLink, ProtocolConnection {
     if (this.socketClosed) return;
     const socket = this.socket;
     // write() returns false only when bytes stay buffered in user space; 'drain' follows then.
-    if (!socket.write(buf) && (this.needDrain = true) && socket.writableLength > this.hwm) {
+    const taken = socket.write(buf);
+    if (!taken) this.needDrain = true;
+    if (!taken && socket.writableLength > this.hwm) {
       // Until 'drain', publishes wait in the session queue.
       this.writeBlocked = true;
       if (socket.writableLength > 4 * this.hwm) this.setPaused(PAUSE_BACKPRESSURE, true);

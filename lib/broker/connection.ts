@@ -99,6 +99,24 @@ function ackBytes(type: number, packetId: number, reasonCode: number): Buffer {
   return buf;
 }
 
+const QUOTA_REASON = 'a subscriber queue is full';
+/** PUBACK and PUBREC 0x97 with {@link QUOTA_REASON}, encoded once: refusals come at the publish rate when a queue is full. */
+const quotaTemplates: (Buffer | undefined)[] = [];
+
+/**
+ * PUBACK/PUBREC 0x97 (Quota exceeded) for `packetId`: with the reason string when the client wants
+ * problem information and it fits its Maximum Packet Size, else the 5-byte form.
+ */
+function quotaExceeded(type: typeof PacketType.PUBACK | typeof PacketType.PUBREC, packetId: number, withReason: boolean, maximumPacketSize: number): Buffer {
+  const t = withReason ? (quotaTemplates[type] ??= encodePacket({ type, packetId: 1, reasonCode: 0x97, properties: { reasonString: QUOTA_REASON } })) : undefined;
+  if (t === undefined || t.length > maximumPacketSize) return ackBytes(type, packetId, 0x97);
+  const buf = Buffer.allocUnsafe(t.length);
+  t.copy(buf);
+  // One byte of remaining length (the packet is short): the packet identifier follows at offset 2.
+  buf.writeUInt16BE(packetId, 2);
+  return buf;
+}
+
 /** Whether a hook answer allows a publish; otherwise the reason code to refuse it with. */
 function publishVerdict(r: AuthorizePublishResult): number {
   if (r === true) return 0;
@@ -536,7 +554,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     if (qos === 0) return;
     if (delivered < 0) {
       // A subscriber's queue could not keep it: never acknowledge what is not kept (no PUBREC state either).
-      this.sendPacket({ type: qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, packetId, reasonCode: 0x97, properties: this.problem('a subscriber queue is full') });
+      this.sendBuffer(quotaExceeded(qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, packetId, this.problemInformation, this.maximumPacketSize));
       return;
     }
     const reasonCode = delivered === 0 ? 0x10 : 0;

@@ -118,6 +118,7 @@ describe('publisher flow control', () => {
       const ack = await pub.nextMatching(isPuback);
       expect(ack.packetId).toBe(i);
       codes.push(ack.reasonCode ?? 0);
+      if (ack.reasonCode === 0x97) expect(ack.properties?.reasonString).toBe('a subscriber queue is full');
     }
     expect(Date.now() - started).toBeLessThan(800);
     expect(codes).toEqual([...Array<number>(11).fill(0), ...Array<number>(9).fill(0x97)]);
@@ -151,7 +152,7 @@ describe('publisher flow control', () => {
     expect((await pub.nextMatching(isPubrec)).reasonCode ?? 0).toBe(0); // in flight
     expect((await pub.nextMatching(isPubrec)).reasonCode ?? 0).toBe(0); // queued
     const refused = await pub.nextMatching(isPubrec);
-    expect([refused.packetId, refused.reasonCode]).toEqual([3, 0x97]);
+    expect([refused.packetId, refused.reasonCode, refused.properties?.reasonString]).toEqual([3, 0x97, 'a subscriber queue is full']);
     // PUBREL for the refused one: unknown packet identifier (0x92), as the flow ended with 0x97.
     pub.send({ type: PacketType.PUBREL, packetId: 3 });
     const comp = await pub.nextMatching((p): p is Extract<Packet, { type: 7 }> => p.type === PacketType.PUBCOMP);

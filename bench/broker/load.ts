@@ -20,17 +20,20 @@ const TOPIC = 'bench/topic/0001';
 const PAYLOAD = Buffer.alloc(64, 0x61);
 
 /** A generator connection. */
-class GenConn {
+export class GenConn {
   onPublish: ((buf: Buffer, start: number, end: number, first: number) => void) | null = null;
-  onPuback: ((packetId: number) => void) | null = null;
+  onPuback: ((packetId: number, reasonCode: number) => void) | null = null;
   onDataEnd: (() => void) | null = null;
   blocked = false;
+  /** The last awaited reply (CONNACK, SUBACK), a view into the read chunk: copy what is kept. */
+  lastReply: Buffer | null = null;
   private waiting: { type: number; resolve: () => void } | null = null;
   private readonly scanner = new FrameScanner((buf, start, end, first) => {
     const type = first >> 4;
     if (type === 3) this.onPublish?.(buf, start, end, first);
-    else if (type === 4) this.onPuback?.(buf.readUInt16BE(start + 2));
+    else if (type === 4) this.onPuback?.(buf.readUInt16BE(start + 2), end - start > 4 ? buf[start + 4]! : 0);
     else if (this.waiting !== null && this.waiting.type === type) {
+      this.lastReply = Buffer.from(buf.subarray(start, end));
       const w = this.waiting;
       this.waiting = null;
       w.resolve();

@@ -5,8 +5,9 @@
  *   npm run build && node dist/bench/broker/main.js [--seconds 3] [--only nest-mqtt5,mosquitto]
  *     [--idle-connections 10000 | --skip-idle-memory]
  * Then runs memory.ts (idle memory per connection, ours vs Mosquitto, each broker in a fresh process,
- * the connections opened by a separate generator process) and aliases.ts (bytes on the wire per delivery
- * with and without server → client topic aliases).
+ * the connections opened by a separate generator process), slow-consumer.ts (a healthy subscriber's
+ * p99 latency with and without a stuck one; skipped with --skip-slow-consumer) and aliases.ts (bytes on
+ * the wire per delivery with and without server → client topic aliases).
  *
  *   npm run bench -- broker --protocol=4
  * drives every broker at protocol level 4 (MQTT 3.1.1, pre-encoded 3.1.1 frames): 1→1 QoS 0, 1→10
@@ -168,6 +169,13 @@ if (level4 && ours) {
 }
 console.log('(ratios: > 1 means nest-mqtt5 is better; Mosquitto with its default configuration; Aedes over MQTT 3.1.1;');
 console.log(' memory "warm": after 1 s of traffic, so that a Node process\'s young generation — a fixed cost up to ~48 MB — is not charged to the connections)');
+
+if (!throughputOnly && !process.argv.includes('--skip-slow-consumer')) {
+  console.log('');
+  const slow = fileURLToPath(new URL('./slow-consumer.js', import.meta.url));
+  const r = spawnSync(process.execPath, [slow, '--seconds', String(windowMs / 1000), '--only', only.filter((n) => n !== 'aedes').join(',')], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = 1;
+}
 
 if (!throughputOnly && !process.argv.includes('--skip-idle-memory')) {
   console.log('');

@@ -48,7 +48,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 function startNode(name: string, script: string, dialect: Dialect, env?: Record<string, string>): Promise<BrokerProcess> {
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
-    execArgv: ['--expose-gc'],
+    // BENCH_CPU_PROF=<dir>: the broker writes a V8 CPU profile there when it stops (node --cpu-prof).
+    execArgv: ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
     env: env === undefined ? process.env : { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -40,8 +40,10 @@ export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 export const Blocker = {
   /** A hook answered with a promise. */
   Hook: 1,
-  /** A subscriber this client publishes to has a filling queue (flow control). */
+  /** Every route of this client's messages is backed up (flow control). */
   Downstream: 2,
+  /** The broker-wide bound of queued bytes is reached (flow control). */
+  Memory: 4,
 } as const;
 
 /** Authentication state of a connection (owned by connect-flow.ts, held by the connection). */
@@ -148,7 +150,10 @@ export interface ConnectionHost {
   admit(conn: ProtocolConnection, cleanStart: boolean): Admission | number;
   /** CONNACK 0x00 went out. */
   connected(conn: ProtocolConnection, sessionPresent: boolean): void;
-  /** Stores (retained), routes and reports an accepted message; returns the number of deliveries. */
+  /**
+   * Stores (retained), routes and reports an accepted message; returns the number of deliveries, or
+   * -1 when a subscriber's queue could not keep it at QoS 1/2 (the publisher gets 0x97 Quota exceeded).
+   */
   publish(msg: Message, client: ClientInfo | null): number;
   /** Sends the retained messages matching `filter` to `session`. */
   sendRetained(session: Session, filter: string, qos: QoS, subscriptionId: number): void;
@@ -156,7 +161,7 @@ export interface ConnectionHost {
   clientGone(conn: ProtocolConnection, initiator: DisconnectInitiator, reasonCode: number | undefined): void;
   /** The socket of `conn` closed. */
   connectionClosed(conn: ProtocolConnection): void;
-  /** A subscriber congested past the slow-consumer timeout stops holding publishers back. */
+  /** A subscriber holding publishers back past the slow-consumer timeout stops doing so. */
   checkSlowConsumer(subscriber: Session): void;
   /** A message was not delivered for `reason` (counted, and the `drop` event). */
   dropped(session: Session, message: Message, qos: QoS, reason: DropReason): void;

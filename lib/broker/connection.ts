@@ -104,6 +104,24 @@ function ackBytes(type: number, packetId: number, reasonCode: number): Buffer {
   return buf;
 }
 
+const QUOTA_REASON = 'a subscriber queue is full';
+/** PUBACK and PUBREC 0x97 with {@link QUOTA_REASON}, encoded once: refusals come at the publish rate when a queue is full. */
+const quotaTemplates: (Buffer | undefined)[] = [];
+
+/**
+ * PUBACK/PUBREC 0x97 (Quota exceeded) for `packetId`: with the reason string when the client wants
+ * problem information and it fits its Maximum Packet Size, else the 5-byte form.
+ */
+function quotaExceeded(type: typeof PacketType.PUBACK | typeof PacketType.PUBREC, packetId: number, withReason: boolean, maximumPacketSize: number): Buffer {
+  const t = withReason ? (quotaTemplates[type] ??= encodePacket({ type, packetId: 1, reasonCode: 0x97, properties: { reasonString: QUOTA_REASON } })) : undefined;
+  if (t === undefined || t.length > maximumPacketSize) return ackBytes(type, packetId, 0x97);
+  const buf = Buffer.allocUnsafe(t.length);
+  t.copy(buf);
+  // One byte of remaining length (the packet is short): the packet identifier follows at offset 2.
+  buf.writeUInt16BE(packetId, 2);
+  return buf;
+}
+
 /** Whether a hook answer allows a publish; otherwise the reason code to refuse it with. */
 function publishVerdict(r: AuthorizePublishResult): number {
   if (r === true) return 0;
@@ -117,8 +135,8 @@ function publishVerdict(r: AuthorizePublishResult): number {
  * the engine need ({@link ProtocolConnection}); hooks and events get {@link info}, a frozen snapshot.
  */
 export class Connection implements SessionLink, ProtocolConnection {
-  /** The client's Receive Maximum. */
-  receiveMaximum = 65_535;
+  /** QoS 1/2 messages sent to the client unacknowledged at most: its Receive Maximum, capped by `maxInflightMessages`. */
+  receiveMaximum: number;
   /** The client's Maximum Packet Size. */
   maximumPacketSize = 268_435_460;
 
@@ -147,6 +165,8 @@ export class Connection implements SessionLink, ProtocolConnection {
   private outBytes = 0;
   private dirty = false;
   private writeBlocked = false;
+  /** The last write was not taken whole by the kernel: deliveries into our buffers are bounded by the high-water mark until 'drain'. */
+  private needDrain = false;
   private paused = 0;
   private socketClosed = false;
   /** The close grace timer (only while closing). */
@@ -177,6 +197,7 @@ export class Connection implements SessionLink, ProtocolConnection {
     s.on('drain', onSocketDrain);
     s.on('error', onSocketError);
     s.on('close', onSocketClose);
+    this.receiveMaximum = host.options.maxInflightMessages;
     this.hwm = host.options.writeBufferHighWaterMark;
     this.batchLimit = this.hwm * 16;
     this.lastTick = host.supervisor.tick;
@@ -239,7 +260,7 @@ export class Connection implements SessionLink, ProtocolConnection {
 
   adoptClientLimits(props: Properties | undefined): void {
     if (props === undefined) return;
-    if (props.receiveMaximum !== undefined) this.receiveMaximum = props.receiveMaximum;
+    if (props.receiveMaximum !== undefined) this.receiveMaximum = Math.min(props.receiveMaximum, this.host.options.maxInflightMessages);
     if (props.maximumPacketSize !== undefined) this.maximumPacketSize = props.maximumPacketSize;
     if (props.requestProblemInformation === false) this.problemInformation = false;
     this.connectSessionExpiry = props.sessionExpiryInterval ?? 0;
@@ -279,9 +300,13 @@ export class Connection implements SessionLink, ProtocolConnection {
 
   // SessionLink ---------------------------------------------------------------------------------------
 
-  /** The socket is full, or this turn's batch is already large: further publishes wait in the session queue. */
+  /**
+   * The socket is full, or this turn's batch is already large: further publishes wait in the session
+   * queue. Once a write was not taken whole, a batch stops at the high-water mark, so a socket that
+   * backs up holds at most about twice that in user space.
+   */
   get congested(): boolean {
-    return this.writeBlocked || this.outBytes >= this.batchLimit;
+    return this.writeBlocked || this.outBytes >= (this.needDrain ? this.hwm : this.batchLimit);
   }
 
   /** Queues bytes for the next batched write. */
@@ -385,7 +410,9 @@ export class Connection implements SessionLink, ProtocolConnection {
     this.host.traffic.bytesSent += buf.length;
     const socket = this.socket;
     // write() returns false only when bytes stay buffered in user space; 'drain' follows then.
-    if (!socket.write(buf) && socket.writableLength > this.hwm) {
+    const taken = socket.write(buf);
+    if (!taken) this.needDrain = true;
+    if (!taken && socket.writableLength > this.hwm) {
       // Until 'drain', publishes wait in the session queue.
       this.writeBlocked = true;
       if (socket.writableLength > 4 * this.hwm) this.setPaused(PAUSE_BACKPRESSURE, true);
@@ -611,6 +638,16 @@ export class Connection implements SessionLink, ProtocolConnection {
     }
     const delivered = this.host.publish(msg, this.info);
     if (qos === 0) return;
+    if (delivered < 0) {
+      // A subscriber's queue could not keep it: never acknowledge what is not kept (no PUBREC state either).
+      if (this.level !== 5) {
+        // A 3.1.1 ack cannot refuse: close without acknowledging, so that the client sends it again later.
+        this.close(null, 'server', 0x97);
+        return;
+      }
+      this.sendBuffer(quotaExceeded(qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, packetId, this.problemInformation, this.maximumPacketSize));
+      return;
+    }
     const reasonCode = delivered === 0 && this.level === 5 ? 0x10 : 0;
     if (qos === 1) {
       this.sendBuffer(ackBytes(PacketType.PUBACK, packetId, reasonCode));
@@ -754,6 +791,7 @@ export class Connection implements SessionLink, ProtocolConnection {
   /** @internal 'drain': the socket took our bytes; resume publishes and reading. */
   onDrain(): void {
     this.writeBlocked = false;
+    this.needDrain = false;
     this.setPaused(PAUSE_BACKPRESSURE, false);
     if (this.connState === ConnState.Connected) this.boundSession!.pump();
   }

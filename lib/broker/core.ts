@@ -9,12 +9,13 @@ import { PacketDecoder, type ProtocolVersion, type QoS, type Will } from '../cod
 import type { ClientInfo, TransportKind } from './auth.js';
 import { isThenable } from './auth.js';
 import { Connection } from './connection.js';
-import { Blocker, ConnState, type Admission, type ClientSocket, type ConnectionHost, type Flushable, type ProtocolConnection } from './connection-contract.js';
+import { ConnState, type Admission, type ClientSocket, type ConnectionHost, type Flushable, type ProtocolConnection } from './connection-contract.js';
 import { HookError } from './errors.js';
+import { FlowControl } from './flow-control.js';
 import type { BrokerEventMap, DeniedAction, DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
-import { Router } from './router.js';
+import { REFUSED, Router, type RouterHost } from './router.js';
 import { Session, type DropReason, type SessionHost } from './session.js';
 import type { RetainedMessage, RetainedStore, SessionStore } from './store.js';
 import { Supervisor } from './supervisor.js';
@@ -50,12 +51,19 @@ export interface BrokerMetrics {
   bytesReceived: number;
   /** Bytes written to client sockets. */
   bytesSent: number;
+  /** {@link droppedMessages} by reason. */
+  droppedByReason: Record<DropReason, number>;
+  /** QoS 1/2 PUBLISHes answered 0x97 (Quota exceeded) because a subscriber's queue could not keep them. */
+  refusedMessages: number;
+  /** Bytes queued in all sessions (see `maxQueuedBytes`, `maxTotalQueuedBytes`). */
+  queuedBytes: number;
 }
 
+
 /** The broker engine (internal; see MqttBroker for the API). */
-export class BrokerCore implements SessionHost, ConnectionHost {
+export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
   readonly tree = new TopicTree<Session>();
-  readonly router = new Router(this.tree);
+  readonly router = new Router(this.tree, this);
   readonly wills: WillScheduler;
   /** Connected clients by client identifier. */
   readonly clients = new Map<string, ProtocolConnection>();
@@ -64,6 +72,8 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   closing = false;
   /** Connect timeouts and keep alive of every connection, on one timer. */
   readonly supervisor: Supervisor;
+  /** Which publishers are held back, for which subscribers; the broker-wide account of queued bytes. */
+  readonly flow: FlowControl;
 
   /** The decoders lent to connections between packets (see borrowDecoder): index 0 detects the level, 3/4/5 decode it. */
   private readonly decoders: (PacketDecoder | undefined)[] = [];
@@ -77,6 +87,8 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   readonly traffic = new Traffic();
   /** The `$SYS` publisher, when options.sysInterval > 0. */
   private sys: SysTopics | null = null;
+  private readonly droppedByReason: Record<DropReason, number> = { queueFull: 0, memoryLimit: 0, packetTooLarge: 0, noSubscriberAvailable: 0, notAuthorized: 0 };
+  private refusedMessages = 0;
   private flushQueue: Flushable[] = [];
   private flushSpare: Flushable[] = [];
   private flushImmediate: NodeJS.Immediate | null = null;
@@ -91,7 +103,9 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     this.wills = new WillScheduler((will, client, session) => this.publishWill(will, client, session));
     this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
       for (const conn of this.connections) conn.supervise();
+      this.flow.supervise();
     });
+    this.flow = new FlowControl(options, this.supervisor);
     if (options.sysInterval > 0) this.sys = new SysTopics(this, options.sysInterval);
   }
 
@@ -273,7 +287,11 @@ export class BrokerCore implements SessionHost, ConnectionHost {
 
   // Publishing ------------------------------------------------------------------------------------------
 
-  /** Stores (retained), routes and reports an accepted message; returns the number of deliveries. */
+  /**
+   * Stores (retained), routes and reports an accepted message; returns the number of deliveries, or
+   * {@link REFUSED} when a subscriber's queue could not keep it at QoS 1/2 (the publisher is told 0x97;
+   * the subscribers that could take it got it, and the one that could not got a `drop` event).
+   */
   publish(msg: Message, client: ClientInfo | null): number {
     this.messagesReceived++;
     if (msg.retain) {
@@ -281,7 +299,9 @@ export class BrokerCore implements SessionHost, ConnectionHost {
       else this.retained.set(new Message(msg.topic, msg.own().payload, msg.qos, true, msg.properties, null, 0, msg.expiresAt));
     }
     const n = this.router.route(msg);
-    this.messagesRouted += n;
+    if (n === REFUSED) this.refusedMessages++;
+    else this.messagesRouted += n;
+    if (this.flow.memoryFull) this.flow.holdForMemory(msg.origin);
     this.events.emit('publish', msg, client);
     return n;
   }
@@ -343,37 +363,30 @@ export class BrokerCore implements SessionHost, ConnectionHost {
 
   dropped(session: Session, message: Message, qos: QoS, reason: DropReason): void {
     this.droppedMessages++;
-    this.events.emit('drop', { clientId: session.clientId, message, qos, reason });
+    this.droppedByReason[reason]++;
+    if (this.events.listenerCount('drop') !== 0) this.events.emit('drop', { clientId: session.clientId, message, qos, reason });
   }
 
-  // Flow control ----------------------------------------------------------------------------------------
+  // Flow control (flow-control.ts) ----------------------------------------------------------------------
 
-  throttle(publisher: object | null, subscriber: Session): void {
-    if (this.options.slowConsumerTimeout === 0 || !(publisher instanceof Session) || publisher === subscriber) return;
-    const conn = publisher.link;
-    if (!(conn instanceof Connection)) return;
-    let t = subscriber.throttle;
-    if (t === null) t = subscriber.throttle = { publishers: new Set(), since: this.supervisor.tick, slow: false };
-    if (t.slow || t.publishers.has(conn)) return;
-    t.publishers.add(conn);
-    conn.block(Blocker.Downstream);
+  holdBack(publisher: object | null, routes: readonly (Session | undefined)[], count: number): void {
+    this.flow.holdBack(publisher, routes, count);
   }
 
   release(subscriber: Session): void {
-    const t = subscriber.throttle;
-    if (t === null) return;
-    subscriber.throttle = null;
-    for (const conn of t.publishers) (conn as Connection).unblock(Blocker.Downstream);
+    this.flow.release(subscriber);
   }
 
-  /** A subscriber congested past the slow-consumer timeout stops holding publishers back. */
   checkSlowConsumer(subscriber: Session): void {
-    const t = subscriber.throttle!;
-    if (t.slow || this.supervisor.elapsedSince(t.since) < this.options.slowConsumerTimeout) return;
-    t.slow = true;
-    const held = [...t.publishers];
-    t.publishers.clear();
-    for (const conn of held) (conn as Connection).unblock(Blocker.Downstream);
+    this.flow.checkSlowConsumer(subscriber);
+  }
+
+  get memoryFull(): boolean {
+    return this.flow.memoryFull;
+  }
+
+  queuedBytesChanged(delta: number): void {
+    this.flow.queuedBytesChanged(delta);
   }
 
   denied(client: ClientInfo, action: DeniedAction, topic: string, reasonCode: number): void {
@@ -401,6 +414,9 @@ export class BrokerCore implements SessionHost, ConnectionHost {
       deniedSubscriptions: this.deniedSubscriptions,
       bytesReceived: this.traffic.bytesReceived,
       bytesSent: this.traffic.bytesSent,
+      droppedByReason: { ...this.droppedByReason },
+      refusedMessages: this.refusedMessages,
+      queuedBytes: this.flow.queuedBytes,
     };
   }
 

@@ -22,7 +22,14 @@ export interface DropInfo {
   readonly message: PublishedMessage;
   /** The QoS it would have been delivered with. */
   readonly qos: QoS;
-  /** `queueFull`: the session queue was at `maxQueuedMessages`; `packetTooLarge`: above the client's Maximum Packet Size; `noSubscriberAvailable`: a shared group had no member left; `notAuthorized`: authorizePublish refused a message from an MQTT 3.1.1/3.1 client, which has no way to be told (`clientId` is then the publisher's). */
+  /**
+   * `queueFull`: the session queue was at `maxQueuedMessages`/`maxQueuedBytes` (for a QoS 1/2 message
+   * from a v5 client, that client also got PUBACK/PUBREC 0x97); `memoryLimit`: all queues together were
+   * at `maxTotalQueuedBytes`; `packetTooLarge`: above the client's Maximum Packet Size;
+   * `noSubscriberAvailable`: a shared group had no member left; `notAuthorized`: authorizePublish
+   * refused a message from an MQTT 3.1.1/3.1 client, which has no way to be told (`clientId` is then
+   * the publisher's).
+   */
   readonly reason: DropReason;
 }
 

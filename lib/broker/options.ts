@@ -29,23 +29,50 @@ export interface MqttBrokerOptions {
    */
   outgoingTopicAliases?: number;
   /**
-   * Messages waiting for one session (offline, receive maximum reached, or socket full) at most.
-   * When full, QoS 0 messages are dropped first; then {@link queueFullPolicy} applies. Every drop is
-   * counted in `broker.metrics().droppedMessages` and reported by the `drop` event. Default 1000.
+   * Messages waiting for one session (offline, receive maximum reached, or socket full) at most, like
+   * Mosquitto's `max_queued_messages`. Each session has its own queue: a subscriber that stops reading
+   * fills only its own, and the others keep receiving. When full, new QoS 0 messages are dropped and
+   * queued QoS 0 messages make room for QoS 1/2 ones; then {@link queueFullPolicy} applies. Every drop is
+   * counted in `broker.metrics().droppedMessages` (by reason in `droppedByReason`) and reported by the
+   * `drop` event. Default 1000.
    */
   maxQueuedMessages?: number;
   /**
-   * When a session's queue is full and no queued QoS 0 message can make room: `dropNew` (default) refuses
-   * the new message and keeps the queue in order; `dropOldest` evicts the oldest queued message.
+   * Bytes (payload and topic) waiting for one session at most, like Mosquitto's `max_queued_bytes`;
+   * same policy as {@link maxQueuedMessages}. 0: no byte limit (the default).
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Bytes queued for all sessions together at most: the broker's memory bound. When reached, nothing
+   * more is queued (drops with reason `memoryLimit`, QoS 1/2 publishers get 0x97) and the clients
+   * publishing are not read until the queues are down to three quarters (at most
+   * {@link slowConsumerTimeout} at a time). 0: no bound. Default 256 MiB.
+   */
+  maxTotalQueuedBytes?: number;
+  /**
+   * When a session's queue is full and its queued QoS 0 messages cannot make room for a QoS 1/2 one:
+   * `dropNew` (default) refuses the new message — the publisher gets PUBACK/PUBREC 0x97 (Quota
+   * exceeded), the other subscribers still get it, and the full session a `drop` event; nothing is
+   * acknowledged that a session could not keep — and keeps the queue in order; `dropOldest` evicts the
+   * oldest queued messages (each reported by a `drop` event).
    */
   queueFullPolicy?: QueueFullPolicy;
+  /**
+   * QoS 1/2 messages sent to one client and not yet acknowledged at most (the client's Receive Maximum
+   * lowers it), like Mosquitto's `max_inflight_messages`: beyond it, messages wait in the session queue,
+   * within its limits — so a client that stops reading holds at most this many in flight plus its queue.
+   * Default 1000.
+   */
+  maxInflightMessages?: number;
   /** Whether QoS 0 messages are queued for a disconnected persistent session (they are always queued behind a full socket). Default false. */
   queueQoS0Offline?: boolean;
   /**
-   * Flow control: when a connected subscriber's queue is half full, the clients publishing to it are
-   * not read until it has drained to a quarter. A subscriber that stays that congested for this long
-   * (ms) counts as a slow consumer and holds nobody back any more (its queue policy applies). 0 turns
-   * publisher flow control off. Default 1000 ms.
+   * Flow control: when *every* subscriber a message goes to is connected with a queue at least half
+   * full, its publisher is not read until one of them has drained to a quarter (nobody could take its
+   * messages, so it waits instead of losing them). A subscriber with other, healthy routes beside it
+   * never holds a publisher back: it only fills its own queue. A subscriber that holds publishers back
+   * for this long (ms) counts as a slow consumer and holds nobody back any more (its queue policy
+   * applies). 0 turns publisher flow control off. Default 1000 ms.
    */
   slowConsumerTimeout?: number;
   /** Subscriptions one session may hold; a SUBSCRIBE beyond gets SUBACK 0x97 (Quota exceeded) for the extra filters. Default 1000. */
@@ -81,7 +108,9 @@ export interface MqttBrokerOptions {
   responseInformation?: string;
   /**
    * Outgoing bytes buffered in user space per client before further messages wait in its session queue,
-   * and before the broker stops reading from a client that does not read its acknowledgements. Default 64 KiB.
+   * and before the broker stops reading from a client that does not read its acknowledgements. A socket
+   * whose writes back up takes no more deliveries into its buffers beyond about twice this (the rest
+   * waits in the session queue, bounded, until 'drain'). Default 64 KiB.
    */
   writeBufferHighWaterMark?: number;
   /** After the broker closes a connection (DISCONNECT sent), it waits this long for the peer to close before destroying the socket. Default 1000 ms. */
@@ -121,6 +150,9 @@ export interface ResolvedOptions {
   readonly topicAliasMaximum: number;
   readonly outgoingTopicAliases: number;
   readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  readonly maxTotalQueuedBytes: number;
+  readonly maxInflightMessages: number;
   readonly queueFullPolicy: QueueFullPolicy;
   readonly queueQoS0Offline: boolean;
   readonly slowConsumerTimeout: number;
@@ -168,6 +200,9 @@ export const DEFAULT_OPTIONS = {
   topicAliasMaximum: 32,
   outgoingTopicAliases: 0,
   maxQueuedMessages: 1000,
+  maxQueuedBytes: 0,
+  maxTotalQueuedBytes: 256 * 1024 * 1024,
+  maxInflightMessages: 1000,
   queueFullPolicy: 'dropNew',
   queueQoS0Offline: false,
   slowConsumerTimeout: 1000,
@@ -208,6 +243,9 @@ export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
     topicAliasMaximum: int('topicAliasMaximum', o.topicAliasMaximum, d.topicAliasMaximum, 0, 65_535),
     outgoingTopicAliases: int('outgoingTopicAliases', o.outgoingTopicAliases, d.outgoingTopicAliases, 0, 65_535),
     maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages, d.maxQueuedMessages, 0, 10_000_000),
+    maxQueuedBytes: int('maxQueuedBytes', o.maxQueuedBytes, d.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
+    maxTotalQueuedBytes: int('maxTotalQueuedBytes', o.maxTotalQueuedBytes, d.maxTotalQueuedBytes, 0, Number.MAX_SAFE_INTEGER),
+    maxInflightMessages: int('maxInflightMessages', o.maxInflightMessages, d.maxInflightMessages, 1, 65_535),
     queueFullPolicy: policy,
     queueQoS0Offline: o.queueQoS0Offline ?? false,
     slowConsumerTimeout: int('slowConsumerTimeout', o.slowConsumerTimeout, d.slowConsumerTimeout, 0, 3_600_000),

@@ -4,10 +4,13 @@
  * (client offline, receive maximum reached, or its socket full). Everything is allocated lazily: an
  * idle session is a handful of fields.
  *
- * Queue policy when `maxQueuedMessages` is reached: a new QoS 0 message is dropped; for a QoS 1/2 one
- * the oldest queued QoS 0 message is evicted first; if there is none, `queueFullPolicy` decides
- * (`dropNew`: the new message is refused; `dropOldest`: the oldest queued one is evicted). Each drop is
- * reported to the host (counted and emitted as a `drop` event): QoS 1/2 messages are never lost silently.
+ * Each session's queue has its own limits (`maxQueuedMessages`, `maxQueuedBytes`; the broker-wide
+ * `maxTotalQueuedBytes` bounds them all). When one is reached: a new QoS 0 message is dropped; for a
+ * QoS 1/2 one queued QoS 0 messages are evicted first, oldest first; if that is not enough,
+ * `queueFullPolicy` decides (`dropNew`: the new message is refused — {@link Session.deliver} returns
+ * false and the publisher gets 0x97 Quota exceeded; `dropOldest`: the oldest queued ones are evicted).
+ * Each drop is reported to the host (counted and emitted as a `drop` event): QoS 1/2 messages are never
+ * lost silently. A full queue slows nobody down by itself; see {@link Session.backedUp}.
  */
 import { PacketType, type Packet, type QoS } from '../codec/index.js';
 import type { Message } from './message.js';
@@ -15,13 +18,18 @@ import type { SharedGroup, SubscriptionEntry } from './topic-tree.js';
 import type { LongTimer } from './timers.js';
 
 /** Why a message was not delivered to a client (see the `drop` event). */
-export type DropReason = 'queueFull' | 'packetTooLarge' | 'noSubscriberAvailable' | 'notAuthorized';
+export type DropReason = 'queueFull' | 'memoryLimit' | 'packetTooLarge' | 'noSubscriberAvailable' | 'notAuthorized';
+
+/** The bytes a queued message is charged with (its payload and topic; shared payloads are charged to each queue, as Mosquitto does). */
+export function queuedSize(m: Message): number {
+  return m.payload.length + m.topic.length;
+}
 
 /** The connection a session is bound to, as the session sees it. */
 export interface SessionLink {
   /** True while outgoing bytes are piling up (socket full): publishes wait in the session queue. */
   readonly congested: boolean;
-  /** The client's Receive Maximum (CONNECT; default 65,535). */
+  /** The client's Receive Maximum (CONNECT; default 65,535), capped by the broker's `maxInflightMessages`. */
   readonly receiveMaximum: number;
   /** The client's Maximum Packet Size (CONNECT; default unlimited). */
   readonly maximumPacketSize: number;
@@ -40,6 +48,8 @@ export interface SessionLink {
 export interface SessionOptions {
   /** Bound of the queue of messages waiting for the client. */
   readonly maxQueuedMessages: number;
+  /** Bound of the bytes queued for the client (0: none). */
+  readonly maxQueuedBytes: number;
   /** What a full queue does with a new QoS 1/2 message when no QoS 0 one can make room. */
   readonly queueFullPolicy: 'dropNew' | 'dropOldest';
   /** Whether QoS 0 messages are queued for an offline client. */
@@ -53,13 +63,15 @@ export interface SessionHost {
   now(): number;
   /** A message was not delivered to `session` for `reason`: count it and tell the world. */
   dropped(session: Session, message: Message, qos: QoS, reason: DropReason): void;
-  /** The queue of connected `subscriber` is filling: slow down the client that published `message` (flow control). */
-  throttle(publisher: object | null, subscriber: Session): void;
+  /** Whether the broker-wide bound of queued bytes is reached: nothing more is queued anywhere. */
+  readonly memoryFull: boolean;
+  /** Bytes entered (positive) or left (negative) a session queue: the broker-wide account. */
+  queuedBytesChanged(delta: number): void;
   /** The queue of `subscriber` has drained: let the clients it slowed down go on. */
   release(subscriber: Session): void;
 }
 
-/** Publishers held back for one subscriber (see SessionHost.throttle). */
+/** Publishers held back because every route of their messages, this subscriber included, is backed up (see Router). */
 export interface Throttle {
   /** Held-back publishers (their connections), resumed by {@link SessionHost.release}. */
   readonly publishers: Set<{ unblock(reason: number): void }>;
@@ -111,6 +123,9 @@ export class Session {
   private queue: (Delivery | undefined)[] | null = null;
   private queueHead = 0;
   private queuedQoS0 = 0;
+  /** Bytes charged for the queued messages (see {@link queuedSize}), and for the QoS 0 ones among them. */
+  private queuedBytesTotal = 0;
+  private queuedQoS0Bytes = 0;
   private nextPacketId = 1;
 
   constructor(
@@ -121,6 +136,22 @@ export class Session {
   /** Messages waiting in the queue. */
   get queuedCount(): number {
     return this.queue === null ? 0 : this.queue.length - this.queueHead;
+  }
+
+  /** Bytes charged for the queued messages. */
+  get queuedBytes(): number {
+    return this.queuedBytesTotal;
+  }
+
+  /**
+   * Whether this connected client's queue is at least half full (messages or bytes): a route that
+   * holds its publishers back — but only together with every other route of their messages (Router),
+   * and only until the slow-consumer timeout declares it slow.
+   */
+  get backedUp(): boolean {
+    if (this.link === null || this.queue === null) return false;
+    const { maxQueuedMessages, maxQueuedBytes } = this.host.options;
+    return (this.queue.length - this.queueHead) * 2 >= maxQueuedMessages || (maxQueuedBytes !== 0 && this.queuedBytesTotal * 2 >= maxQueuedBytes);
   }
 
   /** Whether messages wait to be sent (queued, or in flight and still to be re-sent). */
@@ -135,31 +166,29 @@ export class Session {
 
   /**
    * Delivers `message` with the given QoS (already downgraded), retain flag and subscription
-   * identifiers: now when the client can take it, else into the queue.
+   * identifiers: now when the client can take it, else into the queue. Returns false when a QoS 1/2
+   * message could not be kept (queue full under `dropNew`, or the broker-wide bound reached): it was
+   * reported dropped, and a publisher must not be told it was accepted.
    */
-  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIds: number | number[] | undefined, group: SharedGroup<Session> | null): void {
+  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIds: number | number[] | undefined, group: SharedGroup<Session> | null): boolean {
     const link = this.link;
     if (link === null) {
-      if (qos === 0 && !this.host.options.queueQoS0Offline) return;
-      this.enqueue(new Delivery(message.own(), qos, retain, subscriptionIds, group));
-      return;
+      if (qos === 0 && !this.host.options.queueQoS0Offline) return true;
+      return this.enqueue(message, qos, retain, subscriptionIds, group);
     }
     if (this.queueHead !== (this.queue?.length ?? 0) || this.resend !== null || link.congested || (qos !== 0 && this.sentInflight() >= link.receiveMaximum)) {
-      this.enqueue(new Delivery(message.own(), qos, retain, subscriptionIds, group));
-      // Flow control: hold the publisher back before the queue is full (and starts dropping).
-      const max = this.host.options.maxQueuedMessages;
-      if (max !== 0 && this.queuedCount * 2 >= max) this.host.throttle(message.origin, this);
-      return;
+      return this.enqueue(message, qos, retain, subscriptionIds, group);
     }
     if (qos === 0) {
       const buf = link.encodePublish(message, 0, retain, subscriptionIds, 0, false, message.expiresAt === 0 ? 0 : this.host.now());
       if (buf.length > link.maximumPacketSize) this.host.dropped(this, message, 0, 'packetTooLarge');
       else link.sendBuffer(buf);
-      return;
+      return true;
     }
     // Encoded first, so that own() can keep the payload as a view of the encoding instead of copying it.
     this.transmit(new Delivery(message, qos, retain, subscriptionIds, group), link);
     message.own();
+    return true;
   }
 
   /** Sends queued messages while the client can take them (after an ack, a drain, or a reconnect). */
@@ -170,20 +199,36 @@ export class Session {
     const q = this.queue;
     if (q !== null) {
       let now = 0; // read once, and only if a queued message can expire
+      let left = 0;
       while (this.queueHead < q.length && !link.congested) {
         const d = q[this.queueHead]!;
         if (d.qos !== 0 && this.sentInflight() >= link.receiveMaximum) break;
         q[this.queueHead++] = undefined;
-        if (d.qos === 0) this.queuedQoS0--;
+        const size = queuedSize(d.message);
+        left += size;
+        if (d.qos === 0) {
+          this.queuedQoS0--;
+          this.queuedQoS0Bytes -= size;
+        }
         if (d.message.expiresAt !== 0) {
           if (now === 0) now = this.host.now();
           if (d.message.isExpired(now)) continue;
         }
         this.transmit(d, link);
       }
+      if (left !== 0) {
+        this.queuedBytesTotal -= left;
+        this.host.queuedBytesChanged(-left);
+      }
       this.compactQueue();
     }
-    if (this.throttle !== null && this.queuedCount * 4 <= this.host.options.maxQueuedMessages) this.host.release(this);
+    if (this.throttle !== null && this.drainedBelowQuarter()) this.host.release(this);
+  }
+
+  /** Hysteresis of flow control: held publishers go on once the queue is down to a quarter of its limits. */
+  private drainedBelowQuarter(): boolean {
+    const { maxQueuedMessages, maxQueuedBytes } = this.host.options;
+    return this.queuedCount * 4 <= maxQueuedMessages && (maxQueuedBytes === 0 || this.queuedBytesTotal * 4 <= maxQueuedBytes);
   }
 
   /** Re-sends in-flight messages after a resume, oldest first; returns whether all have been. */
@@ -299,7 +344,7 @@ export class Session {
         const d = q[r]!;
         if (d.group !== null && !keep(d)) {
           taken.push(d);
-          if (d.qos === 0) this.queuedQoS0--;
+          this.unaccount(d);
         } else {
           q[w++] = d;
         }
@@ -316,6 +361,20 @@ export class Session {
     this.queue = null;
     this.queueHead = 0;
     this.queuedQoS0 = 0;
+    this.queuedQoS0Bytes = 0;
+    if (this.queuedBytesTotal !== 0) this.host.queuedBytesChanged(-this.queuedBytesTotal);
+    this.queuedBytesTotal = 0;
+  }
+
+  /** A queued delivery leaves the queue other than by being sent: its counts and bytes go. */
+  private unaccount(d: Delivery): void {
+    const size = queuedSize(d.message);
+    if (d.qos === 0) {
+      this.queuedQoS0--;
+      this.queuedQoS0Bytes -= size;
+    }
+    this.queuedBytesTotal -= size;
+    this.host.queuedBytesChanged(-size);
   }
 
   private sentInflight(): number {
@@ -352,25 +411,44 @@ export class Session {
     return id;
   }
 
-  private enqueue(d: Delivery): void {
-    const { maxQueuedMessages, queueFullPolicy } = this.host.options;
+  /** Queues a delivery within the limits (see the file comment); false when a QoS 1/2 message could not be kept. */
+  private enqueue(message: Message, qos: QoS, retain: boolean, subscriptionIds: number | number[] | undefined, group: SharedGroup<Session> | null): boolean {
+    const { maxQueuedMessages, maxQueuedBytes, queueFullPolicy } = this.host.options;
+    const size = queuedSize(message);
+    if (this.host.memoryFull) {
+      // The broker-wide bound: nothing more is queued anywhere until the queues drain.
+      this.host.dropped(this, message, qos, 'memoryLimit');
+      return qos === 0;
+    }
     const q = (this.queue ??= []);
-    if (q.length - this.queueHead >= maxQueuedMessages) {
-      if (d.qos === 0 || maxQueuedMessages === 0) {
-        this.host.dropped(this, d.message, d.qos, 'queueFull');
-        return;
+    if (this.overLimit(1, size, maxQueuedMessages, maxQueuedBytes)) {
+      if (qos === 0 || maxQueuedMessages === 0 || (maxQueuedBytes !== 0 && size > maxQueuedBytes)) {
+        this.host.dropped(this, message, qos, 'queueFull');
+        return qos === 0;
       }
-      if (this.queuedQoS0 !== 0) {
-        this.evict(this.indexOfOldestQoS0());
+      // Room is made from queued QoS 0 messages first, oldest first — only if they free enough.
+      if (!this.overLimit(1 - this.queuedQoS0, size - this.queuedQoS0Bytes, maxQueuedMessages, maxQueuedBytes)) {
+        while (this.queuedQoS0 !== 0 && this.overLimit(1, size, maxQueuedMessages, maxQueuedBytes)) this.evict(this.indexOfOldestQoS0());
       } else if (queueFullPolicy === 'dropOldest') {
-        this.evict(this.queueHead);
+        while (this.queueHead < q.length && this.overLimit(1, size, maxQueuedMessages, maxQueuedBytes)) this.evict(this.queueHead);
       } else {
-        this.host.dropped(this, d.message, d.qos, 'queueFull');
-        return;
+        this.host.dropped(this, message, qos, 'queueFull');
+        return false;
       }
     }
-    q.push(d);
-    if (d.qos === 0) this.queuedQoS0++;
+    q.push(new Delivery(message.own(), qos, retain, subscriptionIds, group));
+    if (qos === 0) {
+      this.queuedQoS0++;
+      this.queuedQoS0Bytes += size;
+    }
+    this.queuedBytesTotal += size;
+    this.host.queuedBytesChanged(size);
+    return true;
+  }
+
+  /** Whether `count` more messages of `bytes` more bytes would pass a limit of this queue. */
+  private overLimit(count: number, bytes: number, maxMessages: number, maxBytes: number): boolean {
+    return this.queuedCount + count > maxMessages || (maxBytes !== 0 && this.queuedBytesTotal + bytes > maxBytes);
   }
 
   private indexOfOldestQoS0(): number {
@@ -387,7 +465,7 @@ export class Session {
     } else {
       q.splice(index, 1);
     }
-    if (d.qos === 0) this.queuedQoS0--;
+    this.unaccount(d);
     this.host.dropped(this, d.message, d.qos, 'queueFull');
   }
 

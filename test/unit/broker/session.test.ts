@@ -8,8 +8,9 @@ class FakeHost implements SessionHost {
   readonly options;
   time = 1_000_000;
   drops: [string, DropReason][] = [];
-  throttled: unknown[] = [];
   released = 0;
+  queuedBytes = 0;
+  memoryFull = false;
   constructor(o: MqttBrokerOptions = {}) {
     this.options = resolveOptions(o);
   }
@@ -19,8 +20,8 @@ class FakeHost implements SessionHost {
   dropped(_s: Session, m: Message, _q: QoS, reason: DropReason): void {
     this.drops.push([m.payload.toString(), reason]);
   }
-  throttle(publisher: object | null): void {
-    this.throttled.push(publisher);
+  queuedBytesChanged(delta: number): void {
+    this.queuedBytes += delta;
   }
   release(): void {
     this.released++;
@@ -197,21 +198,65 @@ describe('Session', () => {
     expect(link.publishes().map((p) => p.payload.toString())).toEqual(['2', '3']);
   });
 
-  it('asks the host to throttle the publisher once the queue of a connected session is half full, and releases when drained', () => {
+  it('counts as backed up once the queue of a connected session is half full, and releases held publishers when drained to a quarter', () => {
     const host = new FakeHost({ maxQueuedMessages: 4 });
     const s = new Session('c', host);
     const link = new FakeLink(1);
     s.attach(link, false);
-    const publisher = {};
-    const from = (p: string): Message => new Message('t', Buffer.from(p), 1, false, undefined, publisher, 0);
-    s.deliver(from('1'), 1, false, undefined, null); // in flight
-    s.deliver(from('2'), 1, false, undefined, null); // queued: 1
-    expect(host.throttled).toEqual([]);
-    s.deliver(from('3'), 1, false, undefined, null); // queued: 2 = half
-    expect(host.throttled).toEqual([publisher]);
+    s.deliver(msg('1'), 1, false, undefined, null); // in flight
+    s.deliver(msg('2'), 1, false, undefined, null); // queued: 1
+    expect(s.backedUp).toBe(false);
+    s.deliver(msg('3'), 1, false, undefined, null); // queued: 2 = half
+    expect(s.backedUp).toBe(true);
     s.throttle = { publishers: new Set(), since: 0, slow: false };
     s.onPuback(1); // queue 1 ≤ a quarter of 4
     expect(host.released).toBe(1);
+    expect(s.backedUp).toBe(false);
+  });
+
+  it('refuses (returns false) a QoS 1 message it cannot keep under dropNew, and reports it; QoS 0 is dropped, not refused', () => {
+    const host = new FakeHost({ maxQueuedMessages: 2 });
+    const s = new Session('c', host);
+    s.attach(new FakeLink(1), false);
+    expect(s.deliver(msg('1'), 1, false, undefined, null)).toBe(true); // in flight
+    expect(s.deliver(msg('2'), 1, false, undefined, null)).toBe(true);
+    expect(s.deliver(msg('3'), 1, false, undefined, null)).toBe(true);
+    expect(s.deliver(msg('4'), 1, false, undefined, null)).toBe(false);
+    expect(s.deliver(msg('z', 0), 0, false, undefined, null)).toBe(true);
+    expect(host.drops).toEqual([
+      ['4', 'queueFull'],
+      ['z', 'queueFull'],
+    ]);
+  });
+
+  it('bounds the queue by bytes (maxQueuedBytes), evicting queued QoS 0 only when that makes room, and keeps the broker-wide account', () => {
+    // Each message is charged payload + topic ('t'): 10 + 1 = 11 bytes.
+    const host = new FakeHost({ maxQueuedBytes: 25, queueQoS0Offline: true });
+    const s = new Session('c', host);
+    const m = (p: string, qos: QoS = 1): Message => msg(p.padEnd(10, '.'), qos);
+    expect(s.deliver(m('a', 0), 0, false, undefined, null)).toBe(true);
+    expect(s.deliver(m('b'), 1, false, undefined, null)).toBe(true);
+    expect(host.queuedBytes).toBe(22);
+    expect(s.deliver(m('c'), 1, false, undefined, null)).toBe(true); // evicts a
+    expect(s.deliver(m('d'), 1, false, undefined, null)).toBe(false); // nothing to evict: refused
+    expect(host.drops.map((d) => [d[0][0], d[1]])).toEqual([
+      ['a', 'queueFull'],
+      ['d', 'queueFull'],
+    ]);
+    expect(s.queuedBytes).toBe(22);
+    const link = new FakeLink();
+    s.attach(link, true);
+    expect(link.publishes().map((p) => p.payload.toString()[0])).toEqual(['b', 'c']);
+    expect(s.queuedBytes).toBe(0);
+    expect(host.queuedBytes).toBe(0);
+  });
+
+  it('queues nothing while the broker-wide bound is reached (memoryLimit)', () => {
+    const host = new FakeHost();
+    const s = new Session('c', host);
+    host.memoryFull = true;
+    expect(s.deliver(msg('x'), 1, false, undefined, null)).toBe(false);
+    expect(host.drops).toEqual([['x', 'memoryLimit']]);
   });
 
   it('hands back undelivered shared-subscription messages', () => {

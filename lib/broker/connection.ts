@@ -51,6 +51,7 @@ import { HookError } from './errors.js';
 import type { DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import type { Session, SessionLink } from './session.js';
+import { storeFailureReasonCode, type AckTarget } from './store/persistence.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
 
 // Reasons to stop reading from the socket (bit flags).
@@ -111,7 +112,7 @@ function publishVerdict(r: AuthorizePublishResult): number {
  * A client connection. Implements what its session needs ({@link SessionLink}) and what the flows and
  * the engine need ({@link ProtocolConnection}); hooks and events get {@link info}, a frozen snapshot.
  */
-export class Connection implements SessionLink, ProtocolConnection {
+export class Connection implements SessionLink, ProtocolConnection, AckTarget {
   /** The client's Receive Maximum. */
   receiveMaximum = 65_535;
   /** The client's Maximum Packet Size. */
@@ -254,6 +255,8 @@ export class Connection implements SessionLink, ProtocolConnection {
   accepted(session: Session, sessionPresent: boolean, connack: ConnackPacket, keepAlive: number): void {
     this.boundSession = session;
     this.connState = ConnState.Connected;
+    // Stored before CONNACK (which waits for the commit, like every write; see Persistence).
+    this.host.persistence?.sessionConnected(session, this.protocolVersion ?? 5, this.connectWill);
     this.sendPacket(connack);
     this.keepAlive = keepAlive;
     this.lastTick = this.host.supervisor.tick;
@@ -356,8 +359,9 @@ export class Connection implements SessionLink, ProtocolConnection {
       this.decoder = core.returnDecoder(decoder);
     }
     // Our answers to this chunk (acks, CONNACK, SUBACK, …) go out in one write now, before the read
-    // buffer is released; deliveries to other clients wait for the end of the event-loop turn.
-    if (this.dirty) this.flush();
+    // buffer is released; deliveries to other clients wait for the end of the event-loop turn. With
+    // persistence, nothing goes out while a store commit is pending: the core flushes after it.
+    if (this.dirty && (this.host.persistence === null || !this.host.persistence.holding)) this.flush();
   }
 
   /** @internal One decoded packet, in order. */
@@ -391,6 +395,7 @@ export class Connection implements SessionLink, ProtocolConnection {
         return;
       case PacketType.PUBREL: {
         const known = this.boundSession!.inboundQoS2?.delete(p.packetId) ?? false;
+        if (known && this.host.persistence !== null) this.host.persistence.inboundChanged(this.boundSession!, p.packetId, false);
         this.sendBuffer(ackBytes(PacketType.PUBCOMP, p.packetId, known ? 0 : 0x92));
         return;
       }
@@ -523,6 +528,11 @@ export class Connection implements SessionLink, ProtocolConnection {
       else if (qos === 2) this.sendPacket({ type: PacketType.PUBREC, packetId, reasonCode: verdict, properties: this.problem('not authorized') });
       return;
     }
+    const persistence = this.host.persistence;
+    if (persistence !== null && qos !== 0) {
+      this.completeStoredPublish(msg, packetId, persistence);
+      return;
+    }
     const delivered = this.host.publish(msg, this.info);
     if (qos === 0) return;
     const reasonCode = delivered === 0 ? 0x10 : 0;
@@ -532,6 +542,38 @@ export class Connection implements SessionLink, ProtocolConnection {
       (this.boundSession!.inboundQoS2 ??= new Set()).add(packetId);
       this.sendBuffer(ackBytes(PacketType.PUBREC, packetId, reasonCode));
     }
+  }
+
+  /**
+   * A QoS 1/2 publish on a broker with persistence: routed (its deliveries to persistent sessions and
+   * its retained change staged in the store), then acknowledged once that is durable — never before.
+   * Once the store has failed, it is refused (0x97 full, 0x80 otherwise) and not routed.
+   */
+  private completeStoredPublish(msg: Message, packetId: number, persistence: NonNullable<ConnectionHost['persistence']>): void {
+    const type = msg.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC;
+    if (persistence.failure !== undefined) {
+      this.sendPacket({ type, packetId, reasonCode: storeFailureReasonCode(persistence.failure), properties: this.problem('the broker cannot store messages') });
+      return;
+    }
+    const delivered = this.host.publish(msg, this.info);
+    if (msg.qos === 2) {
+      const session = this.boundSession!;
+      (session.inboundQoS2 ??= new Set()).add(packetId);
+      persistence.inboundChanged(session, packetId, true);
+    }
+    persistence.acknowledge(this, type, packetId, delivered === 0 ? 0x10 : 0);
+  }
+
+  /** @internal A deferred PUBACK/PUBREC (see Persistence.acknowledge); ≥ 0x80 when the store failed. */
+  sendStoredAck(type: number, packetId: number, reasonCode: number): void {
+    if (this.connState !== ConnState.Connected) return;
+    if (reasonCode >= 0x80) {
+      // Not kept: the QoS 2 flow ends here, and a re-send is a new message.
+      if (type === PacketType.PUBREC) this.boundSession!.inboundQoS2?.delete(packetId);
+      this.sendPacket({ type: type as typeof PacketType.PUBACK, packetId, reasonCode, properties: this.problem('the broker could not store the message') });
+      return;
+    }
+    this.sendBuffer(ackBytes(type, packetId, reasonCode));
   }
 
   /** Topic alias from the client (spec 3.3.2.3.4): set the mapping, or use it for an empty topic. */

@@ -17,9 +17,11 @@ import type { ResolvedOptions } from './options.js';
 import { Router } from './router.js';
 import { Session, type DropReason, type SessionHost } from './session.js';
 import type { RetainedMessage, RetainedStore, SessionStore } from './store.js';
+import type { Persistence } from './store/persistence.js';
+import type { RestoreHost } from './store/restore.js';
 import { Supervisor } from './supervisor.js';
 import { setLongTimeout } from './timers.js';
-import { TopicTree, type SharedGroup } from './topic-tree.js';
+import { TopicTree, type SharedGroup, type SubscriptionEntry, type SubscriptionOptions } from './topic-tree.js';
 import { WillScheduler, willPublishProperties } from './will.js';
 
 /** Counters and gauges of a running broker. */
@@ -44,7 +46,7 @@ export interface BrokerMetrics {
 }
 
 /** The broker engine (internal; see MqttBroker for the API). */
-export class BrokerCore implements SessionHost, ConnectionHost {
+export class BrokerCore implements SessionHost, ConnectionHost, RestoreHost {
   readonly tree = new TopicTree<Session>();
   readonly router = new Router(this.tree);
   readonly wills: WillScheduler;
@@ -55,6 +57,8 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   closing = false;
   /** Connect timeouts and keep alive of every connection, on one timer. */
   readonly supervisor: Supervisor;
+  /** Write-through to the broker store (the `persistence` option), or null: nothing is stored. */
+  persistence: Persistence | null = null;
 
   /** The decoder lent to connections between packets (see borrowDecoder). */
   private decoder: PacketDecoder;
@@ -73,7 +77,10 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     readonly sessions: SessionStore,
     readonly retained: RetainedStore,
   ) {
-    this.wills = new WillScheduler((will, client, session) => this.publishWill(will, client, session));
+    this.wills = new WillScheduler((will, client, session) => {
+      this.publishWill(will, client, session);
+      this.persistence?.willDone(session);
+    });
     this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
       for (const conn of this.connections) conn.supervise();
     });
@@ -211,6 +218,10 @@ export class BrokerCore implements SessionHost, ConnectionHost {
         }
       }
     }
+    // A session that outlives its connection is stored as offline (with the will waiting for its delay).
+    if (this.persistence !== null && this.sessions.get(session.clientId) === session && session.link === null) {
+      this.persistence.sessionDisconnected(session, this.wills.pendingFor(session), this.now());
+    }
     this.events.emit('disconnect', conn.info, { initiator, reasonCode, willPublished });
   }
 
@@ -219,6 +230,7 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     session.expiryTimer?.cancel();
     session.expiryTimer = null;
     this.wills.fire(session);
+    this.persistence?.sessionEnded(session);
     if (session.sharedCount !== 0) this.redistributeShared(session, true);
     const subs = session.subscriptions;
     if (subs !== null) for (const filter of subs.keys()) this.tree.remove(filter, session);
@@ -256,8 +268,14 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   publish(msg: Message, client: ClientInfo | null): number {
     this.messagesReceived++;
     if (msg.retain) {
-      if (msg.payload.length === 0) this.retained.delete(msg.topic);
-      else this.retained.set(new Message(msg.topic, msg.own().payload, msg.qos, true, msg.properties, null, 0, msg.expiresAt));
+      if (msg.payload.length === 0) {
+        this.retained.delete(msg.topic);
+        this.persistence?.retainedChanged(msg.topic, null);
+      } else {
+        const r = new Message(msg.topic, msg.own().payload, msg.qos, true, msg.properties, null, 0, msg.expiresAt);
+        this.retained.set(r);
+        this.persistence?.retainedChanged(msg.topic, r);
+      }
     }
     const n = this.router.route(msg);
     this.messagesRouted += n;
@@ -266,7 +284,7 @@ export class BrokerCore implements SessionHost, ConnectionHost {
   }
 
   /** Publishes a will (after the authorizePublish hook, when configured). */
-  private publishWill(will: Will, client: ClientInfo, session: Session): void {
+  publishWill(will: Will, client: ClientInfo, session: Session): void {
     const msg = new Message(will.topic, will.payload, will.qos, will.retain, willPublishProperties(will.properties), session, this.now());
     const hook = this.options.authorizePublish;
     if (hook === undefined) {
@@ -299,6 +317,7 @@ export class BrokerCore implements SessionHost, ConnectionHost {
     for (const m of found) {
       if (m.expiresAt !== 0 && m.expiresAt <= now) {
         this.retained.delete(m.topic);
+        this.persistence?.retainedChanged(m.topic, null);
         continue;
       }
       const msg = Message.from(m, now);
@@ -371,6 +390,11 @@ export class BrokerCore implements SessionHost, ConnectionHost {
 
   private readonly flushAll = (): void => {
     this.flushImmediate = null;
+    // No bytes leave before the store changes that produced them are durable (see Persistence).
+    if (this.persistence !== null && this.persistence.holding) {
+      this.persistence.afterCommit(this.flushAll);
+      return;
+    }
     const list = this.flushQueue;
     this.flushQueue = this.flushSpare;
     this.flushSpare = list;
@@ -413,5 +437,34 @@ export class BrokerCore implements SessionHost, ConnectionHost {
       });
       this.drained = null;
     }
+    const persistence = this.persistence;
+    if (persistence !== null) {
+      this.persistence = null;
+      await persistence.close();
+    }
+  }
+
+  // Restore (RestoreHost) ---------------------------------------------------------------------------------
+
+  createSession(clientId: string): Session {
+    const session = new Session(clientId, this);
+    this.sessions.set(clientId, session);
+    return session;
+  }
+
+  subscribe(session: Session, filter: string, options: SubscriptionOptions): SubscriptionEntry<Session> {
+    return this.tree.add(filter, session, options).entry;
+  }
+
+  retain(message: Message): void {
+    this.retained.set(message);
+  }
+
+  scheduleWill(session: Session, will: Will, client: ClientInfo, delayMs: number): void {
+    this.wills.schedule(session, will, client, delayMs);
+  }
+
+  scheduleExpiry(session: Session, ms: number): void {
+    session.expiryTimer = setLongTimeout(() => this.endSession(session), ms);
   }
 }

@@ -54,6 +54,21 @@ export interface SessionHost {
   release(subscriber: Session): void;
 }
 
+/**
+ * Mirrors a persistent session's QoS 1/2 deliveries into the broker store (lib/broker/store/persistence.ts).
+ * Null on sessions that end with their connection, and on every session of a broker without persistence.
+ */
+export interface SessionJournal {
+  /** `d` was queued (not sent yet). */
+  queued(session: Session, d: Delivery): void;
+  /** `d` was sent with its packet id (PUBLISH out, awaiting PUBACK/PUBREC). */
+  sent(session: Session, d: Delivery): void;
+  /** PUBREC came for `d` and PUBREL goes out. */
+  released(session: Session, d: Delivery): void;
+  /** `d` is done (acknowledged, dropped, expired, or handed to another session). */
+  completed(session: Session, d: Delivery): void;
+}
+
 /** Publishers held back for one subscriber (see SessionHost.throttle). */
 export interface Throttle {
   /** Held-back publishers (their connections), resumed by {@link SessionHost.release}. */
@@ -70,6 +85,8 @@ export class Delivery {
   packetId = 0;
   /** QoS 2: PUBREC received and PUBREL sent; only PUBCOMP is awaited. */
   released = false;
+  /** Id of its store record (persistent sessions, QoS 1/2), else 0. */
+  seq = 0;
   constructor(
     readonly message: Message,
     readonly qos: QoS,
@@ -96,6 +113,10 @@ export class Session {
   throttle: Throttle | null = null;
   /** Timer ending the session after its expiry interval, while offline. */
   expiryTimer: LongTimer | null = null;
+  /** Write-through of deliveries to the broker store while the session is persistent, else null. */
+  journal: SessionJournal | null = null;
+  /** Highest store record id given to a delivery of this session (see Delivery.seq). */
+  lastSeq = 0;
   /** Scratch for routing: one message is delivered once per session (see Router). */
   routeStamp = 0;
   routeSlot = 0;
@@ -172,7 +193,10 @@ export class Session {
         if (d.qos === 0) this.queuedQoS0--;
         if (d.message.expiresAt !== 0) {
           if (now === 0) now = this.host.now();
-          if (d.message.isExpired(now)) continue;
+          if (d.message.isExpired(now)) {
+            if (d.seq !== 0) this.journal?.completed(this, d);
+            continue;
+          }
         }
         this.transmit(d, link);
       }
@@ -190,6 +214,7 @@ export class Session {
       const buf = d.message.encode(d.qos, d.retain, d.subscriptionIds, d.packetId, true, d.message.expiresAt === 0 ? 0 : this.host.now());
       if (buf.length > link.maximumPacketSize) {
         this.inflight!.delete(d.packetId);
+        if (d.seq !== 0) this.journal?.completed(this, d);
         this.host.dropped(this, d.message, d.qos, 'packetTooLarge');
       } else {
         link.sendBuffer(buf);
@@ -211,6 +236,7 @@ export class Session {
   /** A message in flight is done: free its identifier (and its place in the resend list), send more. */
   private complete(d: Delivery): void {
     this.inflight!.delete(d.packetId);
+    if (d.seq !== 0) this.journal?.completed(this, d);
     const resend = this.resend;
     if (resend !== null) {
       // Acknowledged although not re-sent yet on this connection (it got the original).
@@ -235,6 +261,7 @@ export class Session {
       return;
     }
     d.released = true;
+    if (d.seq !== 0) this.journal?.released(this, d);
     link.sendPacket({ type: PacketType.PUBREL, packetId });
   }
 
@@ -283,6 +310,7 @@ export class Session {
       for (const [id, d] of this.inflight) {
         if (d.group !== null && !d.released && !keep(d)) {
           this.inflight.delete(id);
+          if (d.seq !== 0) this.journal?.completed(this, d);
           taken.push(d);
         }
       }
@@ -293,6 +321,7 @@ export class Session {
       for (let r = this.queueHead; r < q.length; r++) {
         const d = q[r]!;
         if (d.group !== null && !keep(d)) {
+          if (d.seq !== 0) this.journal?.completed(this, d);
           taken.push(d);
           if (d.qos === 0) this.queuedQoS0--;
         } else {
@@ -302,6 +331,26 @@ export class Session {
       q.length = w;
     }
     return taken;
+  }
+
+  /**
+   * Puts a delivery loaded from the broker store back: in flight with its packet id (re-sent with DUP,
+   * or PUBREL when `released`, on resume) or, with packet id 0, at the end of the queue. Call in `seq` order.
+   */
+  restore(d: Delivery): void {
+    if (d.packetId === 0) {
+      (this.queue ??= []).push(d);
+      return;
+    }
+    (this.inflight ??= new Map()).set(d.packetId, d);
+    if (d.packetId >= this.nextPacketId) this.nextPacketId = d.packetId === 0xffff ? 1 : d.packetId + 1;
+  }
+
+  /** Every QoS 1/2 delivery held, in flight first, then queued (to write them all when a session becomes persistent). */
+  *deliveries(): IterableIterator<Delivery> {
+    if (this.inflight !== null) yield* this.inflight.values();
+    const q = this.queue;
+    if (q !== null) for (let i = this.queueHead; i < q.length; i++) if (q[i]!.qos !== 0) yield q[i]!;
   }
 
   /** Forgets everything in flight or queued (the session ended). */
@@ -330,11 +379,14 @@ export class Session {
     const buf = d.message.encode(d.qos, d.retain, d.subscriptionIds, id, false, now);
     if (buf.length > link.maximumPacketSize) {
       // Spec 3.1.2.11.4: discard it and behave as if it had been sent and acknowledged.
+      if (d.seq !== 0) this.journal?.completed(this, d);
       this.host.dropped(this, d.message, d.qos, 'packetTooLarge');
       return;
     }
     d.packetId = id;
     this.inflight!.set(id, d);
+    // Staged before the bytes are queued: the core writes no bytes before the store has them.
+    if (this.journal !== null) this.journal.sent(this, d);
     link.sendBuffer(buf);
   }
 
@@ -366,6 +418,7 @@ export class Session {
     }
     q.push(d);
     if (d.qos === 0) this.queuedQoS0++;
+    else if (this.journal !== null) this.journal.queued(this, d);
   }
 
   private indexOfOldestQoS0(): number {
@@ -383,6 +436,7 @@ export class Session {
       q.splice(index, 1);
     }
     if (d.qos === 0) this.queuedQoS0--;
+    else if (d.seq !== 0) this.journal?.completed(this, d);
     this.host.dropped(this, d.message, d.qos, 'queueFull');
   }
 

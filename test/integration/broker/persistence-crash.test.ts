@@ -56,7 +56,8 @@ function ourBroker(port: number, dir: string): CrashTarget {
     name: 'nest-mqtt5 (sync always)',
     port,
     async start() {
-      proc = startProcess(process.execPath, [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir]);
+      // The offline subscriber's queue must not overflow (a full queue drops by policy, not by crash).
+      proc = startProcess(process.execPath, [CLI, 'broker', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--max-queued-messages', '10000000']);
       await proc.waitForLine('broker ready', 30_000);
     },
     async kill() {

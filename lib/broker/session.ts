@@ -335,15 +335,20 @@ export class Session {
 
   /**
    * Puts a delivery loaded from the broker store back: in flight with its packet id (re-sent with DUP,
-   * or PUBREL when `released`, on resume) or, with packet id 0, at the end of the queue. Call in `seq` order.
+   * or PUBREL when `released`, on resume) or, with packet id 0, at the end of the queue. Call in `seq`
+   * order. Returns an older in-flight delivery with the same packet id, which it replaces.
    */
-  restore(d: Delivery): void {
+  restore(d: Delivery): Delivery | undefined {
     if (d.packetId === 0) {
       (this.queue ??= []).push(d);
-      return;
+      return undefined;
     }
-    (this.inflight ??= new Map()).set(d.packetId, d);
+    const inflight = (this.inflight ??= new Map());
+    // Two records with one packet id: the older one was finished (its delete had not been committed).
+    const displaced = inflight.get(d.packetId);
+    inflight.set(d.packetId, d);
     if (d.packetId >= this.nextPacketId) this.nextPacketId = d.packetId === 0xffff ? 1 : d.packetId + 1;
+    return displaced;
   }
 
   /** Every QoS 1/2 delivery held, in flight first, then queued (to write them all when a session becomes persistent). */

@@ -95,7 +95,8 @@ export function restoreBroker(persistence: Persistence, host: RestoreHost): Brok
         d.packetId = o.packetId;
         d.released = o.state === 'pubrec';
       }
-      s.restore(d);
+      const displaced = s.restore(d);
+      if (displaced !== undefined) persistence.completed(s, displaced);
     },
     inbound(i) {
       const s = sessions.get(i.clientId)?.session;

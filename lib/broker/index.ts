@@ -2,6 +2,7 @@
 export { MqttBroker, type BrokerPublishOptions } from './broker.js';
 export {
   BrokerOptionsError,
+  type BrokerPersistenceOptions,
   type MqttBrokerOptions,
   type QueueFullPolicy,
 } from './options.js';
@@ -33,3 +34,15 @@ export type {
 export { MemorySessionStore, type RetainedMessage, type RetainedStore, type SessionStore } from './store.js';
 export { MemoryRetainedStore } from './retained.js';
 export { BrokerClosedError, HookError } from './errors.js';
+export type { BrokerStoreLoadStats } from './store/broker-store.js';
+// Errors of the `persistence` option (start()/listen() refuse a bad data directory with these).
+export {
+  StoreClosedError,
+  StoreCorruptError,
+  StoreError,
+  StoreFullError,
+  StoreOpenError,
+  StoreVersionError,
+  StoreWriteError,
+  type StoreErrorCode,
+} from '../store/index.js';

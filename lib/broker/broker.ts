@@ -13,6 +13,10 @@ import { Message } from './message.js';
 import { resolveOptions, type MqttBrokerOptions } from './options.js';
 import { MemoryRetainedStore } from './retained.js';
 import { MemorySessionStore } from './store.js';
+import type { BrokerStoreLoadStats } from './store/broker-store.js';
+import { DurableBrokerStore } from './store/durable-store.js';
+import { Persistence } from './store/persistence.js';
+import { restoreBroker } from './store/restore.js';
 
 /** A message published by the application itself through {@link MqttBroker.publish}. */
 export interface BrokerPublishOptions {
@@ -37,11 +41,14 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
   private readonly core: BrokerCore;
   private readonly network: Listeners;
   private closing: Promise<void> | null = null;
+  private starting: Promise<BrokerStoreLoadStats | undefined> | null = null;
+  private readonly persistenceOptions: MqttBrokerOptions['persistence'];
 
   /** Throws BrokerOptionsError for an option out of range. */
   constructor(options: MqttBrokerOptions = {}) {
     super();
     const resolved = resolveOptions(options);
+    this.persistenceOptions = options.persistence;
     this.core = new BrokerCore(resolved, this, options.sessionStore ?? new MemorySessionStore(), options.retainedStore ?? new MemoryRetainedStore());
     this.network = new Listeners(
       (socket, kind) => this.core.accept(socket, kind),
@@ -55,7 +62,33 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
   /** Starts listeners (port 0: a free port) and resolves with their bound addresses. May be called more than once. */
   async listen(options: ListenOptions): Promise<ListenAddresses> {
     if (this.closing !== null) throw new BrokerClosedError();
+    await this.start();
     return this.network.start(options);
+  }
+
+  /**
+   * With the `persistence` option: opens the data directory and restores what it holds (sessions,
+   * subscriptions, queued and in-flight messages, retained messages; expired sessions end and overdue
+   * wills go out). Resolves with the counts, or undefined without persistence. Rejects with a
+   * `StoreOpenError` / `StoreCorruptError` / `StoreVersionError` naming the path rather than start
+   * empty. `listen()` calls it; call it first to restore before publishing from the application.
+   * Idempotent.
+   */
+  start(): Promise<BrokerStoreLoadStats | undefined> {
+    this.starting ??= (async () => {
+      const p = this.persistenceOptions;
+      if (p === undefined) return undefined;
+      const store = DurableBrokerStore.open({
+        dir: p.dir,
+        ...(p.sync !== undefined ? { sync: p.sync } : {}),
+        ...(p.flushIntervalMs !== undefined ? { flushIntervalMs: p.flushIntervalMs } : {}),
+      });
+      const persistence = new Persistence(store, (err) => this.core.clientError(null, err));
+      // Set first: wills and expiries handled while restoring are written through too.
+      this.core.persistence = persistence;
+      return restoreBroker(persistence, this.core);
+    })();
+    return this.starting;
   }
 
   /**
@@ -71,6 +104,8 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const stopListening = this.network.close();
+      // A start in progress finishes first, so that its store is closed too.
+      await this.starting?.catch(() => undefined);
       await this.core.close();
       await stopListening;
     })();

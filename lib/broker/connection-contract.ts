@@ -13,6 +13,7 @@ import type { BrokerEventMap, DeniedAction, DisconnectInitiator } from './events
 import type { Message } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import type { DropReason, Session, SessionLink } from './session.js';
+import type { Persistence } from './store/persistence.js';
 import type { Supervisor } from './supervisor.js';
 import type { Traffic } from './sys-topics.js';
 import type { TopicTree } from './topic-tree.js';
@@ -136,6 +137,8 @@ export interface ConnectionHost {
   readonly supervisor: Pick<Supervisor, 'tick' | 'elapsedSince'>;
   readonly tree: TopicTree<Session>;
   readonly events: EventEmitter<BrokerEventMap>;
+  /** Write-through to the broker store, or null when the broker keeps everything in memory only. */
+  readonly persistence: Persistence | null;
   /** The current time in ms. */
   now(): number;
   /** A decoder for one read at `level` (undefined: detect it from CONNECT); shared between connections while no packet is split across reads. */

@@ -55,6 +55,7 @@ import type { DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import { OutgoingAliases } from './outgoing-aliases.js';
 import type { Session, SessionLink } from './session.js';
+import { storeFailureReasonCode, type AckTarget } from './store/persistence.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
 import { isSysTopic } from './sys-topics.js';
 
@@ -134,7 +135,7 @@ function publishVerdict(r: AuthorizePublishResult): number {
  * A client connection. Implements what its session needs ({@link SessionLink}) and what the flows and
  * the engine need ({@link ProtocolConnection}); hooks and events get {@link info}, a frozen snapshot.
  */
-export class Connection implements SessionLink, ProtocolConnection {
+export class Connection implements SessionLink, ProtocolConnection, AckTarget {
   /** QoS 1/2 messages sent to the client unacknowledged at most: its Receive Maximum, capped by `maxInflightMessages`. */
   receiveMaximum: number;
   /** The client's Maximum Packet Size. */
@@ -292,6 +293,8 @@ export class Connection implements SessionLink, ProtocolConnection {
   accepted(session: Session, sessionPresent: boolean, connack: ConnackPacket, keepAlive: number): void {
     this.boundSession = session;
     this.connState = ConnState.Connected;
+    // Stored before CONNACK (which waits for the commit, like every write; see Persistence).
+    this.host.persistence?.sessionConnected(session, this.protocolVersion ?? 5, this.connectWill);
     this.sendPacket(connack);
     this.keepAlive = keepAlive;
     this.lastTick = this.host.supervisor.tick;
@@ -446,8 +449,9 @@ export class Connection implements SessionLink, ProtocolConnection {
       this.decoder = core.returnDecoder(decoder);
     }
     // Our answers to this chunk (acks, CONNACK, SUBACK, …) go out in one write now, before the read
-    // buffer is released; deliveries to other clients wait for the end of the event-loop turn.
-    if (this.dirty) this.flush();
+    // buffer is released; deliveries to other clients wait for the end of the event-loop turn. With
+    // persistence, nothing goes out while a store commit is pending: the core flushes after it.
+    if (this.dirty && (this.host.persistence === null || !this.host.persistence.holding)) this.flush();
   }
 
   /** @internal One decoded packet, in order. */
@@ -481,6 +485,7 @@ export class Connection implements SessionLink, ProtocolConnection {
         return;
       case PacketType.PUBREL: {
         const known = this.boundSession!.inboundQoS2?.delete(p.packetId) ?? false;
+        if (known && this.host.persistence !== null) this.host.persistence.inboundChanged(this.boundSession!, p.packetId, false);
         // 3.1.1 has no code for an unknown identifier: the plain PUBCOMP ends the client's flow.
         this.sendBuffer(ackBytes(PacketType.PUBCOMP, p.packetId, known || this.level !== 5 ? 0 : 0x92));
         return;
@@ -636,6 +641,11 @@ export class Connection implements SessionLink, ProtocolConnection {
       else if (qos === 2) this.sendPacket({ type: PacketType.PUBREC, packetId, reasonCode: verdict, properties: this.problem('not authorized') });
       return;
     }
+    const persistence = this.host.persistence;
+    if (persistence !== null && qos !== 0) {
+      this.completeStoredPublish(msg, packetId, persistence);
+      return;
+    }
     const delivered = this.host.publish(msg, this.info);
     if (qos === 0) return;
     if (delivered < 0) {
@@ -655,6 +665,50 @@ export class Connection implements SessionLink, ProtocolConnection {
       (this.boundSession!.inboundQoS2 ??= new Set()).add(packetId);
       this.sendBuffer(ackBytes(PacketType.PUBREC, packetId, reasonCode));
     }
+  }
+
+  /**
+   * A QoS 1/2 publish on a broker with persistence: routed (its deliveries to persistent sessions and
+   * its retained change staged in the store), then acknowledged once that is durable — never before.
+   * Once the store has failed, it is refused (0x97 full, 0x80 otherwise) and not routed.
+   */
+  private completeStoredPublish(msg: Message, packetId: number, persistence: NonNullable<ConnectionHost['persistence']>): void {
+    const type = msg.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC;
+    if (persistence.failure !== undefined) {
+      // Never acknowledged unless kept; a 3.1.1 ack cannot refuse, so that client is closed and sends it again.
+      if (this.level !== 5) this.close(null, 'server', storeFailureReasonCode(persistence.failure));
+      else this.sendPacket({ type, packetId, reasonCode: storeFailureReasonCode(persistence.failure), properties: this.problem('the broker cannot store messages') });
+      return;
+    }
+    const delivered = this.host.publish(msg, this.info);
+    if (delivered < 0) {
+      // A subscriber's queue could not keep it (see completePublish).
+      if (this.level !== 5) this.close(null, 'server', 0x97);
+      else this.sendBuffer(quotaExceeded(type, packetId, this.problemInformation, this.maximumPacketSize));
+      return;
+    }
+    if (msg.qos === 2) {
+      const session = this.boundSession!;
+      (session.inboundQoS2 ??= new Set()).add(packetId);
+      persistence.inboundChanged(session, packetId, true);
+    }
+    persistence.acknowledge(this, type, packetId, delivered === 0 && this.level === 5 ? 0x10 : 0);
+  }
+
+  /** @internal A deferred PUBACK/PUBREC (see Persistence.acknowledge); ≥ 0x80 when the store failed. */
+  sendStoredAck(type: number, packetId: number, reasonCode: number): void {
+    if (this.connState !== ConnState.Connected) return;
+    if (reasonCode >= 0x80) {
+      // Not kept: the QoS 2 flow ends here, and a re-send is a new message.
+      if (type === PacketType.PUBREC) this.boundSession!.inboundQoS2?.delete(packetId);
+      if (this.level !== 5) {
+        this.close(null, 'server', reasonCode);
+        return;
+      }
+      this.sendPacket({ type: type as typeof PacketType.PUBACK, packetId, reasonCode, properties: this.problem('the broker could not store the message') });
+      return;
+    }
+    this.sendBuffer(ackBytes(type, packetId, reasonCode));
   }
 
   /** Topic alias from the client (spec 3.3.2.3.4): set the mapping, or use it for an empty topic. */

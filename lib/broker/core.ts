@@ -18,10 +18,12 @@ import type { ResolvedOptions } from './options.js';
 import { REFUSED, Router, type RouterHost } from './router.js';
 import { Session, type DropReason, type SessionHost } from './session.js';
 import type { RetainedMessage, RetainedStore, SessionStore } from './store.js';
+import type { Persistence } from './store/persistence.js';
+import type { RestoreHost } from './store/restore.js';
 import { Supervisor } from './supervisor.js';
 import { SysTopics, Traffic } from './sys-topics.js';
 import { setLongTimeout } from './timers.js';
-import { TopicTree, type SharedGroup } from './topic-tree.js';
+import { TopicTree, type SharedGroup, type SubscriptionEntry, type SubscriptionOptions } from './topic-tree.js';
 import { WillScheduler, willPublishProperties } from './will.js';
 
 /** Counters and gauges of a running broker. */
@@ -61,7 +63,7 @@ export interface BrokerMetrics {
 
 
 /** The broker engine (internal; see MqttBroker for the API). */
-export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
+export class BrokerCore implements SessionHost, ConnectionHost, RouterHost, RestoreHost {
   readonly tree = new TopicTree<Session>();
   readonly router = new Router(this.tree, this);
   readonly wills: WillScheduler;
@@ -74,6 +76,8 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
   readonly supervisor: Supervisor;
   /** Which publishers are held back, for which subscribers; the broker-wide account of queued bytes. */
   readonly flow: FlowControl;
+  /** Write-through to the broker store (the `persistence` option), or null: nothing is stored. */
+  persistence: Persistence | null = null;
 
   /** The decoders lent to connections between packets (see borrowDecoder): index 0 detects the level, 3/4/5 decode it. */
   private readonly decoders: (PacketDecoder | undefined)[] = [];
@@ -100,7 +104,10 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
     readonly sessions: SessionStore,
     readonly retained: RetainedStore,
   ) {
-    this.wills = new WillScheduler((will, client, session) => this.publishWill(will, client, session));
+    this.wills = new WillScheduler((will, client, session) => {
+      this.publishWill(will, client, session);
+      this.persistence?.willDone(session);
+    });
     this.supervisor = new Supervisor(Supervisor.intervalFor(options.connectTimeout), () => {
       for (const conn of this.connections) conn.supervise();
       this.flow.supervise();
@@ -246,6 +253,10 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
         }
       }
     }
+    // A session that outlives its connection is stored as offline (with the will waiting for its delay).
+    if (this.persistence !== null && this.sessions.get(session.clientId) === session && session.link === null) {
+      this.persistence.sessionDisconnected(session, this.wills.pendingFor(session), this.now());
+    }
     this.events.emit('disconnect', conn.info, { initiator, reasonCode, willPublished });
   }
 
@@ -254,6 +265,7 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
     session.expiryTimer?.cancel();
     session.expiryTimer = null;
     this.wills.fire(session);
+    this.persistence?.sessionEnded(session);
     if (session.sharedCount !== 0) this.redistributeShared(session, true);
     const subs = session.subscriptions;
     if (subs !== null) for (const filter of subs.keys()) this.tree.remove(filter, session);
@@ -295,8 +307,14 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
   publish(msg: Message, client: ClientInfo | null): number {
     this.messagesReceived++;
     if (msg.retain) {
-      if (msg.payload.length === 0) this.retained.delete(msg.topic);
-      else this.retained.set(new Message(msg.topic, msg.own().payload, msg.qos, true, msg.properties, null, 0, msg.expiresAt));
+      if (msg.payload.length === 0) {
+        this.retained.delete(msg.topic);
+        this.persistence?.retainedChanged(msg.topic, null);
+      } else {
+        const r = new Message(msg.topic, msg.own().payload, msg.qos, true, msg.properties, null, 0, msg.expiresAt);
+        this.retained.set(r);
+        this.persistence?.retainedChanged(msg.topic, r);
+      }
     }
     const n = this.router.route(msg);
     if (n === REFUSED) this.refusedMessages++;
@@ -307,7 +325,7 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
   }
 
   /** Publishes a will (after the authorizePublish hook, when configured). */
-  private publishWill(will: Will, client: ClientInfo, session: Session): void {
+  publishWill(will: Will, client: ClientInfo, session: Session): void {
     const msg = new Message(will.topic, will.payload, will.qos, will.retain, willPublishProperties(will.properties), session, this.now());
     const hook = this.options.authorizePublish;
     if (hook === undefined) {
@@ -352,6 +370,7 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
     for (const m of found) {
       if (m.expiresAt !== 0 && m.expiresAt <= now) {
         this.retained.delete(m.topic);
+        this.persistence?.retainedChanged(m.topic, null);
         continue;
       }
       const msg = Message.from(m, now);
@@ -430,6 +449,11 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
 
   private readonly flushAll = (): void => {
     this.flushImmediate = null;
+    // No bytes leave before the store changes that produced them are durable (see Persistence).
+    if (this.persistence !== null && this.persistence.holding) {
+      this.persistence.afterCommit(this.flushAll);
+      return;
+    }
     const list = this.flushQueue;
     this.flushQueue = this.flushSpare;
     this.flushSpare = list;
@@ -473,5 +497,34 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost {
       });
       this.drained = null;
     }
+    const persistence = this.persistence;
+    if (persistence !== null) {
+      this.persistence = null;
+      await persistence.close();
+    }
+  }
+
+  // Restore (RestoreHost) ---------------------------------------------------------------------------------
+
+  createSession(clientId: string): Session {
+    const session = new Session(clientId, this);
+    this.sessions.set(clientId, session);
+    return session;
+  }
+
+  subscribe(session: Session, filter: string, options: SubscriptionOptions): SubscriptionEntry<Session> {
+    return this.tree.add(filter, session, options).entry;
+  }
+
+  retain(message: Message): void {
+    this.retained.set(message);
+  }
+
+  scheduleWill(session: Session, will: Will, client: ClientInfo, delayMs: number): void {
+    this.wills.schedule(session, will, client, delayMs);
+  }
+
+  scheduleExpiry(session: Session, ms: number): void {
+    session.expiryTimer = setLongTimeout(() => this.endSession(session), ms);
   }
 }

@@ -2,6 +2,7 @@
 export { MqttBroker, type BrokerPublishOptions } from './broker.js';
 export {
   BrokerOptionsError,
+  type BrokerPersistenceOptions,
   type MqttBrokerOptions,
   type QueueFullPolicy,
 } from './options.js';
@@ -45,3 +46,15 @@ export {
   type PasswordFileAuthenticator,
   type PasswordFileOptions,
 } from './auth-files/index.js';
+export type { BrokerStoreLoadStats } from './store/broker-store.js';
+// Errors of the `persistence` option (start()/listen() refuse a bad data directory with these).
+export {
+  StoreClosedError,
+  StoreCorruptError,
+  StoreError,
+  StoreFullError,
+  StoreOpenError,
+  StoreVersionError,
+  StoreWriteError,
+  type StoreErrorCode,
+} from '../store/index.js';

@@ -140,6 +140,27 @@ export interface MqttBrokerOptions {
   sessionStore?: SessionStore;
   /** Where retained messages live (default: in memory, a topic trie). */
   retainedStore?: RetainedStore;
+  /**
+   * Keep sessions, subscriptions, QoS 1/2 messages and retained messages on disk (an LMDB store in
+   * `dir`), so that a restart — or a crash — loses nothing the broker acknowledged. Opened by
+   * `listen()` (or `start()`), which rejects, naming the path, when the store cannot be used.
+   * Default: none, everything lives in memory.
+   */
+  persistence?: BrokerPersistenceOptions;
+}
+
+/** The `persistence` option of {@link MqttBrokerOptions}. */
+export interface BrokerPersistenceOptions {
+  /** Data directory (created when missing). */
+  dir: string;
+  /**
+   * `always` (default): PUBACK/PUBREC/SUBACK/CONNACK go out once the change is fsynced (one fsync per
+   * group of messages arriving together). `periodic`: once written to the OS, fsynced every
+   * `flushIntervalMs` — survives a crash of the process, not of the machine.
+   */
+  sync?: 'always' | 'periodic';
+  /** With `sync: 'periodic'`: fsync interval in ms. Default 1000. */
+  flushIntervalMs?: number;
 }
 
 /** Options after defaults and validation (internal). */
@@ -229,8 +250,21 @@ function hook<T>(name: string, v: T | undefined): T | undefined {
 }
 
 /** Applies defaults and checks ranges; throws {@link BrokerOptionsError} on a bad value. */
+/** Checks the `persistence` option; throws {@link BrokerOptionsError}. */
+function checkPersistence(p: BrokerPersistenceOptions | undefined): void {
+  if (p === undefined) return;
+  if (typeof p !== 'object' || p === null || typeof p.dir !== 'string' || p.dir.length === 0) {
+    throw new BrokerOptionsError('option persistence.dir must be a non-empty path', 'persistence');
+  }
+  if (p.sync !== undefined && p.sync !== 'always' && p.sync !== 'periodic') {
+    throw new BrokerOptionsError(`option persistence.sync must be 'always' or 'periodic'`, 'persistence');
+  }
+  int('persistence.flushIntervalMs', p.flushIntervalMs, 1000, 1, 3_600_000);
+}
+
 export function resolveOptions(o: MqttBrokerOptions = {}): ResolvedOptions {
   const d = DEFAULT_OPTIONS;
+  checkPersistence(o.persistence);
   const policy = o.queueFullPolicy ?? d.queueFullPolicy;
   if (policy !== 'dropNew' && policy !== 'dropOldest') {
     throw new BrokerOptionsError(`option queueFullPolicy must be 'dropNew' or 'dropOldest'`, 'queueFullPolicy');

@@ -71,6 +71,21 @@ export interface SessionHost {
   release(subscriber: Session): void;
 }
 
+/**
+ * Mirrors a persistent session's QoS 1/2 deliveries into the broker store (lib/broker/store/persistence.ts).
+ * Null on sessions that end with their connection, and on every session of a broker without persistence.
+ */
+export interface SessionJournal {
+  /** `d` was queued (not sent yet). */
+  queued(session: Session, d: Delivery): void;
+  /** `d` was sent with its packet id (PUBLISH out, awaiting PUBACK/PUBREC). */
+  sent(session: Session, d: Delivery): void;
+  /** PUBREC came for `d` and PUBREL goes out. */
+  released(session: Session, d: Delivery): void;
+  /** `d` is done (acknowledged, dropped, expired, or handed to another session). */
+  completed(session: Session, d: Delivery): void;
+}
+
 /** Publishers held back because every route of their messages, this subscriber included, is backed up (see Router). */
 export interface Throttle {
   /** Held-back publishers (their connections), resumed by {@link SessionHost.release}. */
@@ -87,6 +102,8 @@ export class Delivery {
   packetId = 0;
   /** QoS 2: PUBREC received and PUBREL sent; only PUBCOMP is awaited. */
   released = false;
+  /** Id of its store record (persistent sessions, QoS 1/2), else 0. */
+  seq = 0;
   constructor(
     readonly message: Message,
     readonly qos: QoS,
@@ -113,6 +130,10 @@ export class Session {
   throttle: Throttle | null = null;
   /** Timer ending the session after its expiry interval, while offline. */
   expiryTimer: LongTimer | null = null;
+  /** Write-through of deliveries to the broker store while the session is persistent, else null. */
+  journal: SessionJournal | null = null;
+  /** Highest store record id given to a delivery of this session (see Delivery.seq). */
+  lastSeq = 0;
   /** Scratch for routing: one message is delivered once per session (see Router). */
   routeStamp = 0;
   routeSlot = 0;
@@ -212,7 +233,10 @@ export class Session {
         }
         if (d.message.expiresAt !== 0) {
           if (now === 0) now = this.host.now();
-          if (d.message.isExpired(now)) continue;
+          if (d.message.isExpired(now)) {
+            if (d.seq !== 0) this.journal?.completed(this, d);
+            continue;
+          }
         }
         this.transmit(d, link);
       }
@@ -240,6 +264,7 @@ export class Session {
       const buf = link.encodePublish(d.message, d.qos, d.retain, d.subscriptionIds, d.packetId, true, d.message.expiresAt === 0 ? 0 : this.host.now());
       if (buf.length > link.maximumPacketSize) {
         this.inflight!.delete(d.packetId);
+        if (d.seq !== 0) this.journal?.completed(this, d);
         this.host.dropped(this, d.message, d.qos, 'packetTooLarge');
       } else {
         link.sendBuffer(buf);
@@ -261,6 +286,7 @@ export class Session {
   /** A message in flight is done: free its identifier (and its place in the resend list), send more. */
   private complete(d: Delivery): void {
     this.inflight!.delete(d.packetId);
+    if (d.seq !== 0) this.journal?.completed(this, d);
     const resend = this.resend;
     if (resend !== null) {
       // Acknowledged although not re-sent yet on this connection (it got the original).
@@ -285,6 +311,7 @@ export class Session {
       return;
     }
     d.released = true;
+    if (d.seq !== 0) this.journal?.released(this, d);
     link.sendPacket({ type: PacketType.PUBREL, packetId });
   }
 
@@ -333,6 +360,7 @@ export class Session {
       for (const [id, d] of this.inflight) {
         if (d.group !== null && !d.released && !keep(d)) {
           this.inflight.delete(id);
+          if (d.seq !== 0) this.journal?.completed(this, d);
           taken.push(d);
         }
       }
@@ -343,6 +371,7 @@ export class Session {
       for (let r = this.queueHead; r < q.length; r++) {
         const d = q[r]!;
         if (d.group !== null && !keep(d)) {
+          if (d.seq !== 0) this.journal?.completed(this, d);
           taken.push(d);
           this.unaccount(d);
         } else {
@@ -352,6 +381,39 @@ export class Session {
       q.length = w;
     }
     return taken;
+  }
+
+  /**
+   * Puts a delivery loaded from the broker store back: in flight with its packet id (re-sent with DUP,
+   * or PUBREL when `released`, on resume) or, with packet id 0, at the end of the queue. Call in `seq`
+   * order. Returns an older in-flight delivery with the same packet id, which it replaces.
+   */
+  restore(d: Delivery): Delivery | undefined {
+    if (d.packetId === 0) {
+      (this.queue ??= []).push(d);
+      // Charged like a delivery queued live (see enqueue), so the queue limits hold after a restart too.
+      const size = queuedSize(d.message);
+      if (d.qos === 0) {
+        this.queuedQoS0++;
+        this.queuedQoS0Bytes += size;
+      }
+      this.queuedBytesTotal += size;
+      this.host.queuedBytesChanged(size);
+      return undefined;
+    }
+    const inflight = (this.inflight ??= new Map());
+    // Two records with one packet id: the older one was finished (its delete had not been committed).
+    const displaced = inflight.get(d.packetId);
+    inflight.set(d.packetId, d);
+    if (d.packetId >= this.nextPacketId) this.nextPacketId = d.packetId === 0xffff ? 1 : d.packetId + 1;
+    return displaced;
+  }
+
+  /** Every QoS 1/2 delivery held, in flight first, then queued (to write them all when a session becomes persistent). */
+  *deliveries(): IterableIterator<Delivery> {
+    if (this.inflight !== null) yield* this.inflight.values();
+    const q = this.queue;
+    if (q !== null) for (let i = this.queueHead; i < q.length; i++) if (q[i]!.qos !== 0) yield q[i]!;
   }
 
   /** Forgets everything in flight or queued (the session ended). */
@@ -394,11 +456,14 @@ export class Session {
     const buf = link.encodePublish(d.message, d.qos, d.retain, d.subscriptionIds, id, false, now);
     if (buf.length > link.maximumPacketSize) {
       // Spec 3.1.2.11.4: discard it and behave as if it had been sent and acknowledged.
+      if (d.seq !== 0) this.journal?.completed(this, d);
       this.host.dropped(this, d.message, d.qos, 'packetTooLarge');
       return;
     }
     d.packetId = id;
     this.inflight!.set(id, d);
+    // Staged before the bytes are queued: the core writes no bytes before the store has them.
+    if (this.journal !== null) this.journal.sent(this, d);
     link.sendBuffer(buf);
   }
 
@@ -436,11 +501,12 @@ export class Session {
         return false;
       }
     }
-    q.push(new Delivery(message.own(), qos, retain, subscriptionIds, group));
+    const d = new Delivery(message.own(), qos, retain, subscriptionIds, group);
+    q.push(d);
     if (qos === 0) {
       this.queuedQoS0++;
       this.queuedQoS0Bytes += size;
-    }
+    } else if (this.journal !== null) this.journal.queued(this, d);
     this.queuedBytesTotal += size;
     this.host.queuedBytesChanged(size);
     return true;
@@ -466,6 +532,7 @@ export class Session {
       q.splice(index, 1);
     }
     this.unaccount(d);
+    if (d.qos !== 0 && d.seq !== 0) this.journal?.completed(this, d);
     this.host.dropped(this, d.message, d.qos, 'queueFull');
   }
 

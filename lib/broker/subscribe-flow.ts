@@ -133,6 +133,8 @@ function subscribeOne(conn: Connection, sub: Subscription, subscriptionId: numbe
     deliverIf: deliveryCheck(conn, sub),
   });
   (session.subscriptions ??= new Map()).set(sub.topicFilter, entry);
+  // Staged before SUBACK, which waits for the commit (see Persistence).
+  core.persistence?.subscriptionChanged(session, sub.topicFilter, entry);
   if (entry.group !== null) {
     if (!existed) session.sharedCount++;
     // Retained messages are not sent for shared subscriptions (spec 4.8.2).
@@ -163,6 +165,7 @@ export function handleUnsubscribe(conn: Connection, p: UnsubscribePacket): void 
     }
     core.tree.remove(filter, session);
     session.subscriptions!.delete(filter);
+    core.persistence?.subscriptionChanged(session, filter, null);
     if (entry.group !== null) session.sharedCount--;
     codes.push(0);
   }

@@ -37,18 +37,24 @@ export class WillScheduler {
    * The connection of `session` ended without a normal DISCONNECT: publish `will` after
    * min(Will Delay Interval, session expiry interval) seconds — now when that is 0.
    */
-  schedule(session: Session, will: Will, client: ClientInfo): void {
+  schedule(session: Session, will: Will, client: ClientInfo, delayMs?: number): void {
     this.cancel(session);
-    const delay = Math.min(will.properties?.willDelayInterval ?? 0, session.expiryInterval);
-    if (delay === 0) {
+    // `delayMs`: what is left of the delay of a will restored from the broker store.
+    const delay = delayMs ?? Math.min(will.properties?.willDelayInterval ?? 0, session.expiryInterval) * 1000;
+    if (delay <= 0) {
       this.publish(will, client, session);
       return;
     }
     const timer = setLongTimeout(() => {
       this.pending.delete(session);
       this.publish(will, client, session);
-    }, delay * 1000);
+    }, delay);
     this.pending.set(session, { will, client, timer });
+  }
+
+  /** The will of `session` waiting for its delay, or null. */
+  pendingFor(session: Session): Will | null {
+    return this.pending.get(session)?.will ?? null;
   }
 
   /** A new connection took the session over in time: the will is not sent. Returns whether one was pending. */

@@ -39,6 +39,9 @@ export interface BrokerCliOptions {
   allowAnonymous?: boolean;
   /** Seconds; 0 = off. */
   sysInterval: number;
+  /** Persistence directory (LMDB store). */
+  dataDir?: string;
+  sync?: string;
   verbose: number;
 }
 
@@ -48,7 +51,9 @@ Examples:
   $ nest-mqtt5 broker --host 0.0.0.0 --port 1883 --tls-cert server.crt --tls-key server.key
   $ nest-mqtt5 broker --port 0 --max-connections 100 --max-packet-size 65536 -vv
   $ mosquitto_passwd -c -b passwords alice secret
-  $ nest-mqtt5 broker --password-file passwords --acl-file acl   # kill -HUP <pid> reloads both`;
+  $ nest-mqtt5 broker --password-file passwords --acl-file acl   # kill -HUP <pid> reloads both
+
+  $ nest-mqtt5 broker --data-dir /var/lib/mqtt --sync always`;
 
 const port = integerIn(0, 65535);
 const count = (_: string, previous: number): number => previous + 1;
@@ -81,6 +86,8 @@ export function registerBroker(program: Command): void {
     .option('--acl-file <file>', "Mosquitto ACL file: who may publish and subscribe to what; reloaded on SIGHUP")
     .option('--allow-anonymous', 'with --password-file, also accept clients that send no user name')
     .option('--sys-interval <seconds>', 'publish $SYS/broker/... statistics every so many seconds (0: off)', integerIn(0, 86_400), 10)
+    .option('--data-dir <dir>', 'keep sessions, QoS 1/2 messages and retained messages in this directory across restarts')
+    .option('--sync <mode>', "with --data-dir: 'always' (ack after fsync, default) or 'periodic' (fsync every second)")
     .option('-v, --verbose', 'log connections and subscriptions; -vv also every message', count, 0)
     .addHelpText('after', EXAMPLES)
     .action((options: BrokerCliOptions) => runBroker(options));
@@ -110,9 +117,12 @@ async function listenOptions(o: BrokerCliOptions): Promise<ListenOptions> {
 }
 
 function brokerOptions(o: BrokerCliOptions, auth: AuthFiles): MqttBrokerOptions {
+  if (o.sync !== undefined && o.dataDir === undefined) throw new UsageError('--sync needs --data-dir.');
+  if (o.sync !== undefined && o.sync !== 'always' && o.sync !== 'periodic') throw new UsageError(`--sync must be 'always' or 'periodic', got '${o.sync}'.`);
   return {
     ...auth.brokerOptions,
     sysInterval: o.sysInterval,
+    persistence: o.dataDir === undefined ? undefined : { dir: o.dataDir, sync: o.sync as 'always' | 'periodic' | undefined },
     maxConnections: o.maxConnections,
     maximumPacketSize: o.maxPacketSize,
     receiveMaximum: o.receiveMaximum,
@@ -169,6 +179,14 @@ export async function runBroker(o: BrokerCliOptions): Promise<void> {
   const failed = new Promise<Error>((resolve) => broker.on('error', resolve));
   logEvents(broker, out, o.verbose);
   try {
+    if (o.dataDir !== undefined) {
+      const t0 = performance.now();
+      const r = (await broker.start())!;
+      out.lineNow(
+        `restored from ${o.dataDir} in ${Math.round(performance.now() - t0)} ms: ${r.sessions} sessions, ${r.subscriptions} subscriptions, ` +
+          `${r.outbound} queued/in-flight messages, ${r.retained} retained messages`,
+      );
+    }
     const bound = await broker.listen(listen);
     for (const [kind, address] of Object.entries(bound)) {
       if (address !== undefined) out.lineNow(`listening on ${address.url} (${kind})`);

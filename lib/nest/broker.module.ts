@@ -20,7 +20,7 @@ export type MqttBrokerListenResult = ListenAddresses;
 
 /** Options of {@link MqttBrokerModule.forRoot}. */
 export interface MqttBrokerModuleOptions {
-  /** Broker options: limits, hooks, stores. */
+  /** Broker options: limits, hooks, stores, and `persistence: { dir }` (opened and restored before listening). */
   broker?: MqttBrokerOptions;
   /** Listeners to open. Default `{ tcp: { port: 1883, host: '127.0.0.1' } }`; port 0 picks a free port. */
   listen?: MqttBrokerListenOptions;

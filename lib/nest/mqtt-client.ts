@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  DurableSessionStore,
   MqttClient,
   connectionFromUrl,
   type ConnectOptions,
@@ -51,15 +52,24 @@ export function createMqttClient(
   // The transport bounds its own handler concurrency, so a broker overshooting our Receive Maximum
   // (Mosquitto 2.0.11 does after its first window) is tolerated rather than disconnected, unless asked.
   clientOptions.enforceReceiveMaximum ??= false;
-  const client = new MqttClient(connection, clientOptions);
   const clientId = options.clientId ?? `nest-mqtt5-${role}-${randomBytes(6).toString('hex')}`;
+  const durable = options.durableSession !== undefined && clientOptions.sessionStore === undefined ? options.durableSession : undefined;
+  let store: DurableSessionStore | undefined;
+  if (durable !== undefined) {
+    store = DurableSessionStore.open({ dir: durable.dir, clientId, ...(durable.sync !== undefined ? { sync: durable.sync } : {}) });
+    clientOptions.sessionStore = store;
+  }
+  const client = new MqttClient(connection, clientOptions);
+  // The store lives as long as its client.
+  if (store !== undefined) client.once('closed', () => void store.close().catch(() => undefined));
   const properties: NonNullable<ConnectOptions['properties']> = { ...options.connectProperties };
-  if (options.sessionExpiryInterval !== undefined) properties.sessionExpiryInterval = options.sessionExpiryInterval;
+  const expiry = options.sessionExpiryInterval ?? (durable !== undefined ? 3600 : undefined);
+  if (expiry !== undefined) properties.sessionExpiryInterval = expiry;
   if (requirements.receiveMaximum !== undefined) properties.receiveMaximum = requirements.receiveMaximum;
   const connectOptions: ConnectOptions = {
     clientId,
     keepAlive: options.keepAlive ?? DEFAULT_KEEP_ALIVE,
-    cleanStart: options.cleanStart ?? true,
+    cleanStart: options.cleanStart ?? durable === undefined,
     properties,
   };
   // Credentials may come in the URL (mqtt://user:pass@host), as with MQTT.js; options win.

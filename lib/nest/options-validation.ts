@@ -139,6 +139,14 @@ function validateConnectionOptions(o: Mqtt5ConnectionOptions): ResolvedStartupOp
     if (typeof o.will.topic !== 'string' || !isValidTopicName(o.will.topic)) fail('will.topic', 'a valid topic name', o.will.topic);
     qos('will.qos', o.will.qos);
   }
+  if (o.durableSession !== undefined) {
+    object('durableSession', o.durableSession);
+    if (typeof o.durableSession.dir !== 'string' || o.durableSession.dir.length === 0) fail('durableSession.dir', 'a directory path', o.durableSession.dir);
+    if (o.durableSession.sync !== undefined && o.durableSession.sync !== 'always' && o.durableSession.sync !== 'periodic') {
+      fail('durableSession.sync', "'always' or 'periodic'", o.durableSession.sync);
+    }
+    if (o.clientId === undefined) fail('clientId', 'a fixed client id (durableSession resumes the session under it)', undefined);
+  }
   const c = o.clientOptions;
   if (c !== undefined) {
     object('clientOptions', c);

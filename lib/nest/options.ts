@@ -28,6 +28,15 @@ export interface Mqtt5ConnectionOptions {
   /** Options of the underlying `MqttClient` (reconnect delays and jitter, queue bounds, …). */
   clientOptions?: Partial<MqttClientOptions>;
   /**
+   * Keep the session's QoS 1/2 state in a `DurableSessionStore` in `dir` (one directory per client id),
+   * so that a publish (`emit()` / `send()`) at QoS 1/2 survives a crash of this process once the call
+   * has been made: the restarted service re-sends what the broker had not acknowledged — a
+   * transactional outbox for events. Needs a fixed `clientId`; `cleanStart` then defaults to false and
+   * `sessionExpiryInterval` to 3600 so that the broker keeps its side of the session too.
+   * Ignored when `clientOptions.sessionStore` is given.
+   */
+  durableSession?: { dir: string; sync?: 'always' | 'periodic' };
+  /**
    * Startup: connection attempts `listen()` / `connect()` make before failing with
    * `Mqtt5ConnectFailedError`. Between attempts they wait the client's reconnect backoff
    * (`clientOptions.initialReconnectDelay` … `maxReconnectDelay`, with `reconnectJitter`) and log

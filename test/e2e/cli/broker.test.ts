@@ -121,4 +121,35 @@ describe('broker', () => {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
   });
+
+  it('--data-dir: a retained message survives a kill -9; the restore is reported', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'nest-mqtt5-cli-data-'));
+    try {
+      let { p, urls } = await startCliBroker(['--port', '0', '--data-dir', dir, '--sync', 'periodic']);
+      expect(p.stdoutLines()[0]).toMatch(/^restored from \S+ in \d+ ms: 0 sessions, 0 subscriptions, 0 queued\/in-flight messages, 0 retained messages$/);
+      expect((await runCli(['pub', '-b', urls.tcp!, '-r', 'keep/me', '1', 'kept'])).code).toBe(0);
+      p.kill('SIGKILL');
+      await p.waitForExit();
+      ({ p, urls } = await startCliBroker(['--port', '0', '--data-dir', dir]));
+      expect(p.stdoutLines()[0]).toMatch(/: 0 sessions, 0 subscriptions, 0 queued\/in-flight messages, 1 retained messages$/);
+      const sub = await runCli(['sub', '-b', urls.tcp!, 'keep/#', '1', '-C', '1']);
+      expect(sub.stdout).toBe('keep/me kept\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--data-dir: refuses to start on a corrupt store, naming the file (exit 1)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'nest-mqtt5-cli-data-'));
+    try {
+      await import('node:fs/promises').then((fs) => fs.writeFile(path.join(dir, 'store.mdb'), Buffer.alloc(65536, 0x5a)));
+      const r = await runCli(['broker', '--port', '0', '--data-dir', dir]);
+      expect(r.stderr).toContain(path.join(dir, 'store.mdb'));
+      expect(r.code).toBe(1);
+      const bad = await runCli(['broker', '--port', '0', '--sync', 'never']);
+      expect(bad.code).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,0 +1,248 @@
+/**
+ * Broker persistence (issue 14), ours against Mosquitto in the same run, each broker a child process:
+ *
+ * 1. QoS 1 throughput, 64 B payloads, 20 in flight per publisher, one persistent subscriber online:
+ *    ours durable (`--sync always`, an fsync per group commit), ours `periodic`, ours in memory,
+ *    Mosquitto with its default config (acks from memory) — with 1 and with 10 publishers. Also the
+ *    bytes the broker process wrote to storage per message (/proc/<pid>/io write_bytes).
+ * 2. Restart: time from spawn to the first CONNACK with N persistent sessions (one subscription each)
+ *    and M retained 64 B messages stored (Mosquitto: after its SIGTERM save).
+ *
+ *   npm run build && node dist/bench/store/broker-durability.js [--messages 20000] [--scale 0.1]
+ *   (--scale 1 = 100,000 sessions and 1,000,000 retained messages)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PacketType, encodePacket, type Packet } from '../../lib/codec/index.js';
+import { MqttClient, TcpConnection } from '../../lib/client/index.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? def : process.argv[i + 1]!;
+}
+const MESSAGES = Number(arg('messages', '20000'));
+const SCALE = Number(arg('scale', '0.1'));
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'cli', 'main.js');
+const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
+const payload = Buffer.alloc(64, 0x61);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+interface Broker {
+  proc: ChildProcess;
+  port: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function waitOutput(proc: ChildProcess, re: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const on = (chunk: Buffer): void => {
+      text += chunk.toString();
+      if (re.test(text)) resolve();
+    };
+    proc.stdout?.on('data', on);
+    proc.stderr?.on('data', on);
+    proc.once('exit', (code) => reject(new Error(`broker exited (${code}): ${text}`)));
+  });
+}
+
+async function startOurs(port: number, dir: string | undefined, sync: string): Promise<Broker> {
+  const args = [CLI, 'broker', '--port', String(port), '--max-queued-messages', '10000000', '--max-session-expiry', '4294967295'];
+  if (dir !== undefined) args.push('--data-dir', dir, '--sync', sync);
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitOutput(proc, /broker ready/);
+  return broker(proc, port);
+}
+
+async function startMosquitto(port: number, dir: string, persistence: boolean): Promise<Broker> {
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      'allow_anonymous true',
+      `persistence ${persistence}`,
+      `persistence_location ${dir}/`,
+      'user root',
+      'max_queued_messages 0',
+      'log_dest stderr',
+      'log_type information',
+      `listener ${port} 127.0.0.1`,
+      '',
+    ].join('\n'),
+  );
+  const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitOutput(proc, / running/);
+  return broker(proc, port);
+}
+
+function broker(proc: ChildProcess, port: number): Broker {
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    proc,
+    port,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+function writeBytes(pid: number): number {
+  const m = /write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return m === null ? 0 : Number(m[1]);
+}
+
+/** QoS 1 throughput: `publishers` × 20 in flight, one persistent subscriber. Returns messages/s and bytes written per message. */
+async function throughput(b: Broker, publishers: number): Promise<{ rate: number; bytesPerMessage: number }> {
+  const conn = (): TcpConnection => new TcpConnection({ host: '127.0.0.1', port: b.port });
+  const sub = new MqttClient(conn());
+  await sub.connect({ clientId: `bench-sub-${publishers}`, cleanStart: false, properties: { sessionExpiryInterval: 3600 } });
+  const total = MESSAGES;
+  let received = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  await sub.subscribe({ subscriptions: [{ topicFilter: 'bench/t', qos: 1 }] }, () => {
+    if (++received === total) done();
+  });
+  const pubs: MqttClient[] = [];
+  for (let i = 0; i < publishers; i++) {
+    const p = new MqttClient(conn(), { maxInflight: 20 });
+    await p.connect({ clientId: `bench-pub-${publishers}-${i}` });
+    pubs.push(p);
+  }
+  const before = writeBytes(b.proc.pid!);
+  const t0 = performance.now();
+  await Promise.all(
+    pubs.map(async (p, i) => {
+      const mine = Math.floor(total / publishers) + (i < total % publishers ? 1 : 0);
+      const inflight = new Set<Promise<unknown>>();
+      for (let k = 0; k < mine; k++) {
+        if (inflight.size >= 20) await Promise.race(inflight);
+        const pr: Promise<unknown> = p.publish({ topic: 'bench/t', payload, qos: 1 }).then((): boolean => inflight.delete(pr));
+        inflight.add(pr);
+      }
+      await Promise.all(inflight);
+    }),
+  );
+  await all;
+  const ms = performance.now() - t0;
+  const written = writeBytes(b.proc.pid!) - before;
+  for (const p of pubs) await p.disconnect();
+  await sub.disconnect();
+  return { rate: (total / ms) * 1000, bytesPerMessage: written / total };
+}
+
+/** Sends packets on fresh sockets, `concurrency` at a time, each socket: CONNECT, extra packets, DISCONNECT. */
+async function populate(port: number, sessions: number, retained: number): Promise<void> {
+  const sendAll = (packets: Packet[]): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s: Socket = netConnect({ host: '127.0.0.1', port });
+      s.on('error', reject);
+      s.on('close', () => resolve());
+      s.on('data', () => undefined);
+      s.write(Buffer.concat(packets.map((p) => encodePacket(p))));
+    });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < sessions) {
+      const i = next++;
+      await sendAll([
+        { type: PacketType.CONNECT, protocolVersion: 5, clientId: `s${i}`, cleanStart: false, keepAlive: 0, properties: { sessionExpiryInterval: 0xffff_ffff } },
+        { type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: `sess/${i}/#`, qos: 1 }] },
+        { type: PacketType.DISCONNECT, reasonCode: 0 },
+      ]);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  // Retained: QoS 1 in batches on one connection, each batch acknowledged before the next.
+  const c = new MqttClient(new TcpConnection({ host: '127.0.0.1', port }), { maxInflight: 500 });
+  await c.connect({ clientId: 'populate-retained' });
+  for (let i = 0; i < retained; i += 5000) {
+    const batch: Promise<unknown>[] = [];
+    for (let k = i; k < Math.min(retained, i + 5000); k++) batch.push(c.publish({ topic: `ret/${k % 1000}/${k}`, payload, qos: 1, retain: true }));
+    await Promise.all(batch);
+  }
+  await c.disconnect();
+}
+
+/** Time from spawn to the first CONNACK. */
+async function restartTime(start: () => Promise<Broker>): Promise<{ ms: number; b: Broker }> {
+  const t0 = performance.now();
+  const b = await start();
+  const c = new MqttClient(new TcpConnection({ host: '127.0.0.1', port: b.port }));
+  await c.connect({ clientId: 'restart-probe' });
+  const ms = performance.now() - t0;
+  await c.disconnect();
+  return { ms, b };
+}
+
+async function main(): Promise<void> {
+  const dirs: string[] = [];
+  const temp = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'nest-mqtt5-durability-'));
+    dirs.push(d);
+    return d;
+  };
+  try {
+    console.log(`Broker persistence bench: ${MESSAGES} QoS 1 messages of 64 B, 20 in flight per publisher, persistent subscriber online`);
+    console.log(['broker'.padEnd(30), '1 pub msg/s'.padStart(12), '10 pub msg/s'.padStart(13), 'B written/msg'.padStart(14)].join(''));
+    const rows: [string, number, number, number][] = [];
+    const targets: [string, (port: number) => Promise<Broker>][] = [
+      ['mosquitto (default, memory)', (port) => startMosquitto(port, temp(), false)],
+      ['ours durable (sync always)', (port) => startOurs(port, temp(), 'always')],
+      ['ours periodic', (port) => startOurs(port, temp(), 'periodic')],
+      ['ours in memory', (port) => startOurs(port, undefined, 'always')],
+    ];
+    for (const [name, start] of targets) {
+      const b = await start(await freePort());
+      try {
+        const one = await throughput(b, 1);
+        const ten = await throughput(b, 10);
+        rows.push([name, one.rate, ten.rate, one.bytesPerMessage]);
+        console.log([name.padEnd(30), Math.round(one.rate).toLocaleString().padStart(12), Math.round(ten.rate).toLocaleString().padStart(13), Math.round(one.bytesPerMessage).toLocaleString().padStart(14)].join(''));
+      } finally {
+        await b.stop();
+      }
+    }
+    const [mq, durable, periodic, memory] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0]];
+    console.log(`ratios: durable/mosquitto 1 pub ${(durable[1] / mq[1]).toFixed(2)}× (target ≥ 1.0), 10 pubs ${(durable[2] / mq[2]).toFixed(2)}× (target ≥ 1.5); ` +
+      `durable/in-memory ${(durable[1] / memory[1]).toFixed(2)}× (target ≥ 0.5); periodic/mosquitto ${(periodic[1] / mq[1]).toFixed(2)}×`);
+
+    const sessions = Math.round(100_000 * SCALE);
+    const retained = Math.round(1_000_000 * SCALE);
+    console.log(`\nRestart with ${sessions.toLocaleString()} persistent sessions (one subscription each) and ${retained.toLocaleString()} retained 64 B messages (spawn → first CONNACK)`);
+    const ourDir = temp();
+    const ourPort = await freePort();
+    let b = await startOurs(ourPort, ourDir, 'periodic');
+    await populate(ourPort, sessions, retained);
+    await b.stop();
+    const ours = await restartTime(() => startOurs(ourPort, ourDir, 'always'));
+    await ours.b.stop();
+    const mqDir = temp();
+    const mqPort = await freePort();
+    b = await startMosquitto(mqPort, mqDir, true);
+    await populate(mqPort, sessions, retained);
+    await b.stop('SIGTERM'); // Mosquitto saves its database on SIGTERM
+    const theirs = await restartTime(() => startMosquitto(mqPort, mqDir, true));
+    await theirs.b.stop();
+    console.log(`ours ${Math.round(ours.ms)} ms, mosquitto ${Math.round(theirs.ms)} ms: ${(ours.ms / theirs.ms).toFixed(2)}× (target ≤ 1.0)`);
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -68,6 +68,17 @@ class EventController {
   }
 }
 
+/** The same, not shared: for a service that resumes its own session. */
+@Controller()
+class OwnEventController {
+  @EventPattern('prod/own-evt', { qos: 1 })
+  handle(@Payload() data: unknown, @Ctx() ctx: any): void {
+    events.push({ data, dup: (ctx as Mqtt5Context).isDuplicate() });
+    for (const d of eventSeen.splice(0)) d.resolve();
+    if (failEvents.has(data)) throw new Error(`handler failed on ${String(data)}`);
+  }
+}
+
 beforeAll(() => Logger.overrideLogger(capture));
 afterAll(() => Logger.overrideLogger(false));
 
@@ -362,8 +373,12 @@ describe('graceful shutdown', () => {
 
 describe('onHandlerError', () => {
   /** Emits `data` at QoS 1 and waits until some service handled it `times` times in all. */
-  async function emitAndSee(c: ClientMqtt5, data: string, times = 1): Promise<void> {
-    await firstValueFrom(c.emit('prod/evt', new Mqtt5RecordBuilder(data).setQoS(1).build()), { defaultValue: undefined });
+  async function emitAndSee(c: ClientMqtt5, data: string, times = 1, topic = 'prod/evt'): Promise<void> {
+    await firstValueFrom(c.emit(topic, new Mqtt5RecordBuilder(data).setQoS(1).build()), { defaultValue: undefined });
+    await waitEvents(data, times);
+  }
+
+  async function waitEvents(data: string, times: number): Promise<void> {
     while (events.filter((e) => e.data === data).length < times) {
       const seen = deferred<void>();
       eventSeen.push(seen);
@@ -392,5 +407,25 @@ describe('onHandlerError', () => {
       expect(events.filter((e) => e.data === `bad-${policy}`)).toHaveLength(policy === 'redeliver' ? 2 : 1);
       await second.app.close();
     }
+  }, 30_000);
+
+  it.each(kinds)("'redeliver' (%s, persistent session): the failed event comes again when the service resumes its session", async (kind) => {
+    const b = await broker(kind);
+    const c = caller(b.url);
+    await c.connect();
+    const options = { onHandlerError: 'redeliver', clientId: `own-${kind}-${process.pid}`, sessionExpiryInterval: 60, cleanStart: false };
+    failEvents = new Set(['own-bad']);
+    const first = await service(b.url, options, [OwnEventController]);
+    await first.app.listen();
+    await emitAndSee(c, 'own-bad', 1, 'prod/own-evt');
+    failEvents = new Set();
+    // Graceful close keeps a persistent session's non-shared subscription (and the message) for the restart.
+    await first.app.close();
+    const second = await service(b.url, options, [OwnEventController]);
+    await second.app.listen();
+    await waitEvents('own-bad', 2);
+    const again = events.filter((e) => e.data === 'own-bad');
+    expect(again).toHaveLength(2);
+    expect(again[1]!.dup).toBe(true);
   }, 30_000);
 });

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
-import { Observable, throwError, type Observer, type Subscriber } from 'rxjs';
+import { Observable, throwError, type Observer } from 'rxjs';
 import type { MqttClient, MqttMessage, PublishResult } from '../client/index.js';
 import { DEFAULT_QOS, DEFAULT_RESPONSE_PREFIX, Mqtt5Status } from './constants.js';
 import { connectWithRetry } from './connect-retry.js';
@@ -13,6 +13,7 @@ import {
   Mqtt5RequestTimeoutError,
   Mqtt5TimeoutError,
 } from './errors.js';
+import { eventObservable, withDeadline } from './event-observable.js';
 import { InFlight } from './in-flight.js';
 import { logClientLifecycle } from './lifecycle-log.js';
 import { NoRespondersPolicy } from './no-responders.js';
@@ -144,6 +145,8 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       if (this.client === client) {
         this.client = undefined;
         this.connected = false;
+        this.stopLog?.();
+        this.stopLog = undefined;
       }
       await client.disconnect().catch(() => undefined); // releases what the failed attempt holds; `err` is what matters
       const error = toTransportError(err, { url: client.connection.brokerUrl });
@@ -505,76 +508,6 @@ function callTimeout(data: unknown): number | undefined {
   return data instanceof Mqtt5Record ? data.options.timeout : undefined;
 }
 
-/** `promise`, or `error()` after `ms` when it has not settled by then. */
-function withDeadline<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(error()), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
-
 function reasonCodeOf(ack: unknown): number | undefined {
   return ack !== null && typeof ack === 'object' && 'reasonCode' in ack ? (ack as { reasonCode?: number }).reasonCode : undefined;
-}
-
-/**
- * The observable of one `emit()`: yields `undefined` (or, with `reasonCodes`, the acknowledgement's
- * reason code — never the internal ack packet) and completes, for whoever subscribes, now or
- * later; no subscriber is not an error. One reaction on the publish promise serves the usual
- * case — a subscriber that subscribed before the broker's acknowledgement — rather than a `catch`
- * plus a `then` per subscriber (two extra promises per event on the hottest path of the client).
- * A subscriber arriving after the outcome still gets it asynchronously, as before.
- */
-function eventObservable<T>(published: Promise<PublishResult>, reasonCodes: boolean, onSettled: () => void): Observable<T> {
-  let settled = false;
-  let failed = false;
-  let outcome: unknown;
-  // Almost always zero or one subscriber: no array unless there are more.
-  let first: Subscriber<T> | undefined;
-  let more: Subscriber<T>[] | undefined;
-  const deliver = (subscriber: Subscriber<T>): void => {
-    if (failed) {
-      subscriber.error(outcome);
-    } else {
-      subscriber.next(outcome as T);
-      subscriber.complete();
-    }
-  };
-  const settle = (isError: boolean, value: unknown): void => {
-    onSettled();
-    settled = true;
-    failed = isError;
-    outcome = value;
-    const waiting = first;
-    first = undefined;
-    if (waiting !== undefined) deliver(waiting);
-    if (more !== undefined) {
-      const rest = more;
-      more = undefined;
-      for (const subscriber of rest) deliver(subscriber);
-    }
-  };
-  published.then(
-    (ack) => settle(false, reasonCodes && ack !== undefined ? (ack.reasonCode ?? 0) : undefined),
-    (err: unknown) => settle(true, toTransportError(err)),
-  );
-  return new Observable<T>((subscriber) => {
-    if (settled) {
-      // Late: still asynchronous, like a reaction on a settled promise.
-      void published.then(() => deliver(subscriber), () => deliver(subscriber));
-    } else if (first === undefined) {
-      first = subscriber;
-    } else {
-      (more ??= []).push(subscriber);
-    }
-  });
 }

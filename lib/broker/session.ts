@@ -122,7 +122,10 @@ export class Session {
   expiryInterval = 0;
   /** Subscriptions by topic filter as subscribed. */
   subscriptions: Map<string, SubscriptionEntry<Session>> | null = null;
-  /** Shared subscriptions among {@link subscriptions} (to skip redistribution work when 0). */
+  /**
+   * Shared subscriptions made in this session, unsubscribed ones included (their unacknowledged
+   * deliveries may still be in flight); 0 lets the broker skip redistribution work.
+   */
   sharedCount = 0;
   /** Packet identifiers of inbound QoS 2 messages already routed, awaiting PUBREL (exactly once). */
   inboundQoS2: Set<number> | null = null;

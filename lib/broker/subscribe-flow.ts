@@ -166,7 +166,9 @@ export function handleUnsubscribe(conn: Connection, p: UnsubscribePacket): void 
     core.tree.remove(filter, session);
     session.subscriptions!.delete(filter);
     core.persistence?.subscriptionChanged(session, filter, null);
-    if (entry.group !== null) session.sharedCount--;
+    // sharedCount is not decreased: deliveries made through the shared subscription may still be in
+    // flight, unacknowledged, and must go to another member when the connection ends (a replica
+    // shutting down gracefully unsubscribes first, then disconnects).
     codes.push(0);
   }
   if (session.subscriptions?.size === 0) session.subscriptions = null;

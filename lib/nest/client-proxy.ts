@@ -1,25 +1,32 @@
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';
-import { Observable, throwError, type Observer, type Subscriber } from 'rxjs';
+import { Observable, throwError, type Observer } from 'rxjs';
 import type { MqttClient, MqttMessage, PublishResult } from '../client/index.js';
-import { DEFAULT_QOS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESPONSE_PREFIX, Mqtt5Status } from './constants.js';
+import { DEFAULT_QOS, DEFAULT_RESPONSE_PREFIX, Mqtt5Status } from './constants.js';
+import { connectWithRetry } from './connect-retry.js';
 import {
   Mqtt5ClosedError,
   Mqtt5ConnectionLostError,
   Mqtt5NoRespondersError,
   Mqtt5NotConnectedError,
   Mqtt5RequestTimeoutError,
+  Mqtt5TimeoutError,
 } from './errors.js';
+import { eventObservable, withDeadline } from './event-observable.js';
+import { InFlight } from './in-flight.js';
+import { logClientLifecycle } from './lifecycle-log.js';
+import { NoRespondersPolicy } from './no-responders.js';
+import { OfflineQueue } from './offline-queue.js';
 import { createWireProtocol } from './create-protocol.js';
 import type { PublishArgs, RequestId, WireProtocol } from './framing.js';
 import { ClientListeners, createMqttClient, sessionPresentOf, type Mqtt5Events } from './mqtt-client.js';
 import type { Mqtt5ClientOptions } from './options.js';
 import { PendingRequests, type PendingRequest } from './pending.js';
-import { toUserProperties } from './record.js';
+import { Mqtt5Record, toUserProperties } from './record.js';
 import { RequestPublisher } from './request-publish.js';
 import { JsonDeserializer, JsonSerializer } from './serializers.js';
-import { validateClientOptions } from './options-validation.js';
+import { validateClientOptions, type ResolvedClientOptions } from './options-validation.js';
 import { toTransportError } from './transport-errors.js';
 
 /** Reason code of a PUBACK/PUBREC saying nobody subscribes to the topic. */
@@ -33,6 +40,13 @@ const RC_NO_MATCHING_SUBSCRIBERS = 0x10;
  * error) — with one response subscription per client, a request timeout, and a clear failure when
  * the connection (and the session) is lost before the response arrives. With `compat: true` it
  * speaks Nest's built-in `Transport.MQTT` envelope instead (the {@link WireProtocol} is chosen once).
+ *
+ * In production: `connect()` keeps trying a broker that is not up yet (`connectAttempts`,
+ * `connectTimeout`); while (re)connecting, `send()`/`emit()` wait in order in a bounded offline
+ * queue (`offlineQueueLimit`), each bounded by its own timeout; a request nobody subscribes right
+ * after a (re)connect is published again (`noResponders`, `noRespondersGrace`, no-responders.ts);
+ * `close()` lets publishes in flight be acknowledged first (`shutdownTimeout`). Every error is an
+ * `Mqtt5*` error; the lifecycle is logged through Nest's Logger (context `ClientMqtt5`).
  *
  * @example
  * ```ts
@@ -53,12 +67,24 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   private readonly timeout: number;
   private readonly emitReasonCode: boolean;
   private epoch = 0;
+  private readonly lifecycle: ResolvedClientOptions;
+  /** Calls made while (re)connecting, waiting for the connection. */
+  private readonly offline: OfflineQueue;
+  private readonly noResponders: NoRespondersPolicy;
+  /** Publishes not yet acknowledged by the broker (close() waits for them). */
+  private readonly inflight = new InFlight();
+  /** Aborts connectWithRetry when close() is called during startup. */
+  private abort: AbortController | undefined;
+  private stopLog: (() => void) | undefined;
+  private closing = false;
 
   constructor(private readonly options: Mqtt5ClientOptions = {}) {
     super();
-    validateClientOptions(options); // throws Mqtt5OptionsError naming the option
+    this.lifecycle = validateClientOptions(options); // throws Mqtt5OptionsError naming the option
     const serializer = options.serializer ?? new JsonSerializer();
-    this.timeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT;
+    this.timeout = this.lifecycle.requestTimeout;
+    this.offline = new OfflineQueue(this.lifecycle.offlineQueueLimit);
+    this.noResponders = new NoRespondersPolicy(this.lifecycle.noResponders, this.lifecycle.noRespondersGrace);
     const defaultUserProperties = options.userProperties ? toUserProperties(options.userProperties) : undefined;
     this.protocol = createWireProtocol(options.compat ?? false, {
       serializer,
@@ -68,7 +94,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       onReply: (message: MqttMessage) => this.handleReply(message),
     });
     this.pending = new PendingRequests<RequestId>(this.timeout, (request: PendingRequest) =>
-      request.callback({ err: new Mqtt5RequestTimeoutError(request.topic, this.timeout) }),
+      request.callback({ err: new Mqtt5RequestTimeoutError(request.topic, request.timeout ?? this.timeout) }),
     );
     this.emitReasonCode = options.emitReasonCode === true;
   }
@@ -87,9 +113,19 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     return this.pending.size;
   }
 
-  /** Connects (once; later calls share the same promise) and subscribes the response topic. */
+  /** Calls waiting for the connection (for diagnostics and tests). */
+  get queuedCalls(): number {
+    return this.offline.size;
+  }
+
+  /**
+   * Connects (once; later calls share the same promise) and subscribes the response topic. An
+   * unreachable broker is retried with the client's backoff (one warning per attempt), bounded by
+   * `connectAttempts` / `connectTimeout`; rejects with an `Mqtt5*` error.
+   */
   connect(): Promise<MqttClient> {
     if (this.connecting) return this.connecting;
+    if (this.closing) return Promise.reject(new Mqtt5ClosedError('ClientMqtt5'));
     let created: ReturnType<typeof createMqttClient>;
     try {
       created = createMqttClient(this.options, 'client', {});
@@ -98,33 +134,74 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     }
     const { client } = created;
     this.client = client;
+    this.stopLog = logClientLifecycle(client, this.logger);
     this.bindEvents(client);
     this.listeners.attach(client);
-    const connecting = this.open(created).catch(async (err: unknown) => {
+    const abort = new AbortController();
+    this.abort = abort;
+    const connecting = this.open(created, abort.signal).catch(async (err: unknown) => {
       // A failed connection is not cached: the next send()/emit() starts over with a new client.
       if (this.connecting === connecting) this.connecting = undefined;
       if (this.client === client) {
         this.client = undefined;
         this.connected = false;
+        this.stopLog?.();
+        this.stopLog = undefined;
       }
       await client.disconnect().catch(() => undefined); // releases what the failed attempt holds; `err` is what matters
-      throw toTransportError(err, { url: client.connection.brokerUrl });
+      const error = toTransportError(err, { url: client.connection.brokerUrl });
+      // The calls that waited for this connection get its error, not a timeout later.
+      if (this.client === undefined) this.offline.close(error);
+      throw error;
     });
     this.connecting = connecting;
     return connecting;
   }
 
-  private async open({ client, connectOptions, clientId }: ReturnType<typeof createMqttClient>): Promise<MqttClient> {
-    const connack = await client.connect(connectOptions);
+  private async open({ client, connectOptions, clientId }: ReturnType<typeof createMqttClient>, signal: AbortSignal): Promise<MqttClient> {
+    const connack = await connectWithRetry(
+      client,
+      { connectOptions, ...this.lifecycle, clientOptions: this.options.clientOptions, signal, what: 'ClientMqtt5' },
+      this.logger,
+    );
     const id = connack.properties?.assignedClientIdentifier ?? clientId;
     const prefix = connack.properties?.responseInformation ?? this.options.responseTopicPrefix ?? DEFAULT_RESPONSE_PREFIX;
     await this.protocol.open(client, `${prefix}/${id}`);
-    if (this.client === client) this.connected = true;
+    if (this.client === client) {
+      this.connected = true;
+      this.online();
+    }
     return client;
   }
 
+  /**
+   * Connected with the response subscription in place (after a reconnect the client writes its
+   * re-SUBSCRIBEs before anything queued, so the broker has them before these requests): the
+   * grace window of the no-responders policy starts, and the calls that waited go out in order.
+   */
+  private online(): void {
+    this.noResponders.connected();
+    const client = this.client!;
+    this.offline.drain(() => this.client === client && client.connected);
+  }
+
+  /** Whether calls can go out now rather than wait in the offline queue. */
+  private isOnline(): boolean {
+    const client = this.client;
+    return client !== undefined && this.connected && client.connected;
+  }
+
+  /** Starts connecting (once) when a call finds no connection; its failure reaches the waiting calls. */
+  private ensureConnecting(): void {
+    if (this.connecting === undefined) this.connect().catch(noop);
+  }
+
   private bindEvents(client: MqttClient): void {
-    client.on('connected', () => this._status$.next(Mqtt5Status.CONNECTED));
+    client.on('connected', () => {
+      this._status$.next(Mqtt5Status.CONNECTED);
+      // A reconnect (the first connection is handled by open(), once the response topic is subscribed).
+      if (this.client === client && this.connected) this.online();
+    });
     // Errors the client reports (e.g. from a callback) are logged, never left to crash the process.
     client.on('error', (err) => this.logger.error(err));
     client.on('reconnecting', () => this._status$.next(Mqtt5Status.RECONNECTING));
@@ -137,6 +214,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       this.connecting = undefined;
       this.protocol.reset();
       this.failAll((request) => new Mqtt5ConnectionLostError(request.topic, reason.message, reason.reasonCode));
+      this.offline.close(toTransportError(reason, { url: client.connection.brokerUrl }));
       this._status$.next(Mqtt5Status.CLOSED);
     });
     client.on('disconnected', () => {
@@ -181,20 +259,36 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     }
     return new Observable<TResult>((observer) => {
       const callback = this.createObserver(observer);
-      if (this.client !== undefined && this.connected) return this.publish(this.createPacket(pattern, data), callback);
-      let cancelled = false;
-      let teardown: (() => void) | undefined;
-      this.connect().then(
-        () => {
-          if (!cancelled) teardown = this.publish(this.createPacket(pattern, data), callback);
-        },
-        (err: unknown) => observer.error(err),
-      );
-      return () => {
-        cancelled = true;
-        teardown?.();
-      };
+      const timeout = callTimeout(data) ?? this.timeout;
+      if (this.isOnline()) return this.publish(this.createPacket(pattern, data), callback, timeout);
+      return this.sendLater(pattern, data, callback, timeout);
     });
+  }
+
+  /** A request made while (re)connecting: waits in the offline queue, within its own timeout. */
+  private sendLater(pattern: unknown, data: unknown, callback: (packet: WritePacket) => void, timeout: number): () => void {
+    if (this.closing) {
+      callback({ err: new Mqtt5ClosedError('ClientMqtt5') });
+      return noop;
+    }
+    const start = performance.now();
+    let teardown: (() => void) | undefined;
+    const entry = this.offline.enqueue(
+      {
+        run: () => {
+          const left = timeout > 0 ? Math.max(1, Math.ceil(timeout - (performance.now() - start))) : 0;
+          teardown = this.publish(this.createPacket(pattern, data), callback, left);
+        },
+        fail: (err) => callback({ err }),
+      },
+      timeout,
+      () => new Mqtt5RequestTimeoutError(this.topicOf(pattern), timeout),
+    );
+    this.ensureConnecting();
+    return () => {
+      if (entry !== undefined) this.offline.cancel(entry);
+      teardown?.();
+    };
   }
 
   /**
@@ -208,14 +302,29 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       return throwError(() => new InvalidMessageException());
     }
     const packet = this.createPacket(pattern, data);
-    const published =
-      this.client !== undefined && this.connected
-        ? this.dispatchEvent<PublishResult>(packet)
-        : this.connect().then(() => this.dispatchEvent<PublishResult>(packet));
-    return eventObservable<TResult>(published, this.emitReasonCode);
+    const timeout = callTimeout(data);
+    this.inflight.start(); // ended when the observable's outcome is known
+    let published = this.isOnline() ? this.dispatchEvent<PublishResult>(packet) : this.emitLater(packet, timeout ?? this.timeout);
+    if (timeout !== undefined && timeout > 0) published = withDeadline(published, timeout, () => new Mqtt5TimeoutError(`emit() on "${this.topicOf(pattern)}"`, timeout));
+    return eventObservable<TResult>(published, this.emitReasonCode, this.eventSettled);
   }
 
-  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+  private readonly eventSettled = (): void => this.inflight.end();
+
+  /** An event emitted while (re)connecting: waits in the offline queue, within its timeout. */
+  private emitLater(packet: ReadPacket, timeout: number): Promise<PublishResult> {
+    if (this.closing) return Promise.reject(new Mqtt5ClosedError('ClientMqtt5'));
+    return new Promise<PublishResult>((resolve, reject) => {
+      this.offline.enqueue(
+        { run: () => this.dispatchEvent<PublishResult>(packet).then(resolve, reject), fail: reject },
+        timeout,
+        () => new Mqtt5TimeoutError(`emit() on "${this.topicOf(packet.pattern)}"`, timeout, 'no connection'),
+      );
+      this.ensureConnecting();
+    });
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void, timeout: number = this.timeout): () => void {
     const client = this.client;
     if (!client) {
       callback({ err: new Mqtt5NotConnectedError('connect() failed or close() was called') });
@@ -224,7 +333,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     const protocol = this.protocol;
     const topic = this.topicOf(packet.pattern);
     const id = protocol.nextId();
-    const request: PendingRequest = { topic, callback, deadline: Infinity, epoch: -1 };
+    const request: PendingRequest = { topic, callback, deadline: Infinity, epoch: -1, timeout };
     const subscribed = protocol.subscribeReplies(client, topic);
     if (subscribed === undefined) {
       // Replies reach us already (native): the request goes out in this tick.
@@ -232,7 +341,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       try {
         args = protocol.frameRequest(topic, packet, id);
       } catch (err) {
-        callback({ err });
+        callback({ err: toTransportError(err, { topic }) });
         return noop;
       }
       this.pending.add(id, request);
@@ -250,25 +359,39 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
 
   /** Publishes a registered request; the broker's answer decides whether it now waits for replies. */
   private publishRequest(client: MqttClient, args: PublishArgs, id: RequestId, request: PendingRequest): void {
+    this.inflight.start();
     client.publish(args).then(
       (ack) => {
+        this.inflight.end();
         if (this.pending.get(id) !== request) return;
-        if (reasonCodeOf(ack) === RC_NO_MATCHING_SUBSCRIBERS) {
-          this.pending.delete(id, request);
-          request.callback({ err: new Mqtt5NoRespondersError(request.topic) });
-        } else {
-          request.epoch = this.epoch;
-        }
+        if (reasonCodeOf(ack) === RC_NO_MATCHING_SUBSCRIBERS) this.noRespondersFor(client, args, id, request);
+        else request.epoch = this.epoch;
       },
-      (err: unknown) => this.failRequest(id, request, err),
+      (err: unknown) => {
+        this.inflight.end();
+        this.failRequest(id, request, err);
+      },
     );
+  }
+
+  /** Nobody subscribed the request's topic: publish it again later, or fail (see no-responders.ts). */
+  private noRespondersFor(client: MqttClient, args: PublishArgs, id: RequestId, request: PendingRequest): void {
+    const next = this.noResponders.retryDelay((request.noResponders = (request.noResponders ?? 0) + 1), request.deadline);
+    if (next === 'fail') {
+      this.pending.delete(id, request);
+      request.callback({ err: new Mqtt5NoRespondersError(request.topic) });
+    } else if (next !== 'expire') {
+      this.noResponders.schedule(() => {
+        if (this.pending.get(id) === request && this.client === client) this.publishRequest(client, args, id, request);
+      }, next);
+    } // 'expire': its timeout comes first; it fails with Mqtt5RequestTimeoutError
   }
 
   /** Fails a request that is still pending (not answered, cancelled or timed out meanwhile). */
   private failRequest(id: RequestId, request: PendingRequest, err: unknown): void {
     if (this.pending.get(id) !== request) return;
     this.pending.delete(id, request);
-    request.callback({ err });
+    request.callback({ err: toTransportError(err, { topic: request.topic }) });
   }
 
   /** A message on a reply subscription: the reply of a pending request, or not ours. */
@@ -333,16 +456,34 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
 
   // ---- lifecycle ----------------------------------------------------------------------------
 
-  /** Fails pending requests with Mqtt5ClosedError and disconnects. Safe to call at any time. */
+  /**
+   * Graceful close: calls still waiting for a connection fail with Mqtt5ClosedError, publishes in
+   * flight get up to `shutdownTimeout` ms to be acknowledged by the broker, then pending requests
+   * fail with Mqtt5ClosedError and the client DISCONNECTs. Safe to call at any time.
+   */
   async close(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
-    this.connected = false;
-    this.connecting = undefined;
-    this.protocol.reset();
-    this.failAll(() => new Mqtt5ClosedError('ClientMqtt5'));
-    if (client) await client.disconnect();
-    this._status$.next(Mqtt5Status.CLOSED);
+    this.closing = true;
+    try {
+      this.abort?.abort();
+      this.abort = undefined;
+      this.offline.close(new Mqtt5ClosedError('ClientMqtt5'));
+      if (this.client !== undefined && !(await this.inflight.whenIdle(this.lifecycle.shutdownTimeout))) {
+        this.logger.warn(`close(): ${this.inflight.size} publish(es) not acknowledged after ${this.lifecycle.shutdownTimeout} ms (shutdownTimeout); disconnecting`);
+      }
+      const client = this.client;
+      this.client = undefined;
+      this.connected = false;
+      this.connecting = undefined;
+      this.protocol.reset();
+      this.noResponders.clear();
+      this.failAll(() => new Mqtt5ClosedError('ClientMqtt5'));
+      if (client) await client.disconnect().catch((err: unknown) => this.logger.error(toTransportError(err)));
+      this.stopLog?.();
+      this.stopLog = undefined;
+      this._status$.next(Mqtt5Status.CLOSED);
+    } finally {
+      this.closing = false;
+    }
   }
 
   /** Listens to the MqttClient's events ('connected', 'disconnected', 'reconnecting', 'reconnected', 'error', …). */
@@ -362,58 +503,11 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
 
 function noop(): void {}
 
-function reasonCodeOf(ack: unknown): number | undefined {
-  return ack !== null && typeof ack === 'object' && 'reasonCode' in ack ? (ack as { reasonCode?: number }).reasonCode : undefined;
+/** The per-call timeout of a record (`Mqtt5RecordBuilder.setTimeout()`), if any. */
+function callTimeout(data: unknown): number | undefined {
+  return data instanceof Mqtt5Record ? data.options.timeout : undefined;
 }
 
-/**
- * The observable of one `emit()`: yields `undefined` (or, with `reasonCodes`, the acknowledgement's
- * reason code — never the internal ack packet) and completes, for whoever subscribes, now or
- * later; no subscriber is not an error. One reaction on the publish promise serves the usual
- * case — a subscriber that subscribed before the broker's acknowledgement — rather than a `catch`
- * plus a `then` per subscriber (two extra promises per event on the hottest path of the client).
- * A subscriber arriving after the outcome still gets it asynchronously, as before.
- */
-function eventObservable<T>(published: Promise<PublishResult>, reasonCodes: boolean): Observable<T> {
-  let settled = false;
-  let failed = false;
-  let outcome: unknown;
-  // Almost always zero or one subscriber: no array unless there are more.
-  let first: Subscriber<T> | undefined;
-  let more: Subscriber<T>[] | undefined;
-  const deliver = (subscriber: Subscriber<T>): void => {
-    if (failed) {
-      subscriber.error(outcome);
-    } else {
-      subscriber.next(outcome as T);
-      subscriber.complete();
-    }
-  };
-  const settle = (isError: boolean, value: unknown): void => {
-    settled = true;
-    failed = isError;
-    outcome = value;
-    const waiting = first;
-    first = undefined;
-    if (waiting !== undefined) deliver(waiting);
-    if (more !== undefined) {
-      const rest = more;
-      more = undefined;
-      for (const subscriber of rest) deliver(subscriber);
-    }
-  };
-  published.then(
-    (ack) => settle(false, reasonCodes && ack !== undefined ? (ack.reasonCode ?? 0) : undefined),
-    (err: unknown) => settle(true, err),
-  );
-  return new Observable<T>((subscriber) => {
-    if (settled) {
-      // Late: still asynchronous, like a reaction on a settled promise.
-      void published.then(() => deliver(subscriber), () => deliver(subscriber));
-    } else if (first === undefined) {
-      first = subscriber;
-    } else {
-      (more ??= []).push(subscriber);
-    }
-  });
+function reasonCodeOf(ack: unknown): number | undefined {
+  return ack !== null && typeof ack === 'object' && 'reasonCode' in ack ? (ack as { reasonCode?: number }).reasonCode : undefined;
 }

@@ -122,8 +122,13 @@ export interface Mqtt5ServerOptions extends Mqtt5ConnectionOptions {
   /**
    * What happens to a QoS 1/2 message whose event handler throws or rejects (the error is logged
    * either way): `ack` (default) acknowledges it — a failure counts as settled, so a poison message
-   * is not redelivered forever; `redeliver` leaves it unacknowledged and ends the connection's
-   * claim on it, so the broker delivers it again (to this or another replica).
+   * is not redelivered forever; `redeliver` leaves it unacknowledged, so the broker delivers it
+   * again on the next connection of this session (a reconnect, or a restart resuming a persistent
+   * session) or — in a `$share` group on our broker — to another member once this member's
+   * connection ends (graceful shutdown included; Mosquitto 2.0 redelivers on session resumption
+   * only). Acks go out in receive order: until then the acks of later messages on this connection
+   * are held back, and after `receiveMaximum` unacknowledged messages the broker sends no more.
+   * For rare, transient failures with idempotent handlers (README, "Running in production").
    */
   onHandlerError?: Mqtt5HandlerErrorPolicy;
   serializer?: Mqtt5Serializer;

@@ -12,6 +12,15 @@ export interface PendingRequest {
    * answered if the session survived.
    */
   epoch: number;
+  /**
+   * This request's own timeout (ms; 0 = none) when it differs from the shared one (a record's
+   * `setTimeout()`): it then has its own timer and stays out of the shared deadline order.
+   */
+  timeout?: number;
+  /** The timer of a request with its own timeout. */
+  timer?: NodeJS.Timeout;
+  /** Times the broker answered it with 0x10 No matching subscribers (see no-responders.ts). */
+  noResponders?: number;
 }
 
 /**
@@ -20,7 +29,8 @@ export interface PendingRequest {
  * All requests share one timeout, so deadlines grow in insertion order and a Map (which keeps
  * insertion order) is also the deadline queue; a request whose deadline is pushed back (a stream
  * value arrived) is moved to the end. One timer, armed for the oldest deadline, replaces a timer
- * per request — the per-request cost is a clock read and two Map operations.
+ * per request — the per-request cost is a clock read and two Map operations. A request with its
+ * own timeout (set per call) is kept in the same Map but has its own timer; the sweep skips it.
  */
 export class PendingRequests<K> {
   private readonly map = new Map<K, PendingRequest>();
@@ -48,6 +58,12 @@ export class PendingRequests<K> {
   }
 
   add(id: K, request: PendingRequest): void {
+    if (request.timeout !== undefined && request.timeout !== this.timeout) {
+      this.map.set(id, request);
+      this.armOwn(id, request);
+      return;
+    }
+    request.timeout = undefined;
     request.deadline = this.timeout > 0 ? performance.now() + this.timeout : Infinity;
     this.map.set(id, request);
     if (this.timer === undefined && !this.sweeping && request.deadline !== Infinity) this.arm(request.deadline);
@@ -55,6 +71,10 @@ export class PendingRequests<K> {
 
   /** Pushes the deadline back (a response arrived and more are expected). */
   touch(id: K, request: PendingRequest): void {
+    if (request.timeout !== undefined) {
+      if (this.map.get(id) === request) this.armOwn(id, request);
+      return;
+    }
     if (this.timeout <= 0 || this.map.get(id) !== request) return;
     this.map.delete(id);
     request.deadline = performance.now() + this.timeout;
@@ -65,6 +85,7 @@ export class PendingRequests<K> {
   delete(id: K, request: PendingRequest): boolean {
     if (this.map.get(id) !== request) return false;
     this.map.delete(id);
+    if (request.timer !== undefined) clearTimeout(request.timer);
     if (this.map.size === 0) this.disarm();
     return true;
   }
@@ -73,8 +94,25 @@ export class PendingRequests<K> {
   clear(): PendingRequest[] {
     const all = [...this.map.values()];
     this.map.clear();
+    for (const request of all) if (request.timer !== undefined) clearTimeout(request.timer);
     this.disarm();
     return all;
+  }
+
+  /** (Re)arms the own timer of a request with a per-call timeout. */
+  private armOwn(id: K, request: PendingRequest): void {
+    if (request.timer !== undefined) clearTimeout(request.timer);
+    request.timer = undefined;
+    const ms = request.timeout!;
+    request.deadline = ms > 0 ? performance.now() + ms : Infinity;
+    if (ms <= 0) return;
+    request.timer = setTimeout(() => {
+      request.timer = undefined;
+      if (this.map.get(id) !== request) return;
+      this.map.delete(id);
+      if (this.map.size === 0) this.disarm();
+      this.onTimeout(request);
+    }, ms);
   }
 
   private arm(at: number): void {
@@ -92,6 +130,7 @@ export class PendingRequests<K> {
     this.sweeping = true;
     try {
       for (const [id, request] of this.map) {
+        if (request.timeout !== undefined) continue; // has its own timer
         if (request.deadline > now) {
           this.arm(request.deadline);
           return;

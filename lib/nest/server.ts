@@ -4,35 +4,40 @@
  * draining) shares one set of counters that must change together; how requests and replies are
  * framed lives in the wire protocols (framing.ts, native-protocol.ts, compat-protocol.ts).
  */
+import { Logger } from '@nestjs/common';
 import { Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
 import { finalize, isObservable, type Observable } from 'rxjs';
 import { topicMatches, type QoS, type SubackPacket, type Subscription } from '../codec/index.js';
 import type { MqttClient } from '../client/index.js';
 import { Queue } from '../client/internal.js';
 import {
-  DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_QUEUED,
   DEFAULT_RECEIVE_MAXIMUM,
   MQTT5_TRANSPORT,
   Mqtt5Status,
 } from './constants.js';
+import { connectWithRetry } from './connect-retry.js';
 import { Mqtt5Context } from './context.js';
 import { createWireProtocol } from './create-protocol.js';
 import { Mqtt5NotConnectedError, Mqtt5SubscribeError, Mqtt5TransportError } from './errors.js';
 import { ClientListeners, createMqttClient, type InboundMessage, type Mqtt5Events } from './mqtt-client.js';
 import type { InboundRequest, ReplyKind, ReplyTo, WireProtocol } from './framing.js';
+import { logClientLifecycle } from './lifecycle-log.js';
 import type { Mqtt5PatternExtras, Mqtt5ServerOptions } from './options.js';
 import { RequestPublisher } from './request-publish.js';
 import { JsonDeserializer, JsonSerializer } from './serializers.js';
 import { buildSubscription, filtersOverlap } from './topic-pattern.js';
-import { validateServerOptions } from './options-validation.js';
+import { validateServerOptions, type ResolvedServerOptions } from './options-validation.js';
+import { shutdownGracefully } from './shutdown.js';
 import { toTransportError } from './transport-errors.js';
 
 /** PUBACK/PUBREC reason codes the server acknowledges with. */
 const RC_SUCCESS = 0x00;
 const RC_UNSPECIFIED_ERROR = 0x80;
 const RC_PAYLOAD_FORMAT_INVALID = 0x99;
+/** Not a reason code: marks a delivery to leave unacknowledged (`onHandlerError: 'redeliver'`). */
+const RC_REDELIVER = -1;
 
 /**
  * One received PUBLISH on its way through the handlers it matched (several when patterns overlap):
@@ -56,6 +61,8 @@ interface HandlerEntry {
   readonly isEvent: boolean;
   readonly subscription: Subscription;
   readonly onMessage: (message: InboundMessage) => void;
+  /** Messages on it are handled; false while shutting down once it is no longer drained (shutdown.ts). */
+  open: boolean;
 }
 
 interface QueuedMessage {
@@ -71,7 +78,10 @@ interface QueuedMessage {
  * retainHandling }`). Requests are answered on their v5 response topic with their correlation
  * data. QoS 1/2 messages are acknowledged after their handler settled (or on receipt, by option),
  * handlers in flight never exceed `concurrency` (= the CONNECT receive maximum), and `close()`
- * lets handlers in flight finish before disconnecting.
+ * shuts down gracefully (shutdown.ts). `listen()` keeps trying a broker that is not up yet
+ * (`connectAttempts`, `connectTimeout`); the lifecycle is logged through Nest's Logger (context
+ * `ServerMqtt5`); a failed event handler's message is acknowledged or left for redelivery
+ * (`onHandlerError`).
  *
  * @example
  * ```ts
@@ -83,6 +93,7 @@ interface QueuedMessage {
  */
 export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportStrategy {
   override transportId = MQTT5_TRANSPORT;
+  protected override readonly logger = new Logger('ServerMqtt5');
 
   private client: MqttClient | undefined;
   private readonly listeners = new ClientListeners();
@@ -92,6 +103,12 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   private readonly receiveMaximum: number;
   private readonly maxQueued: number;
   private readonly ackAfterHandling: boolean;
+  private readonly lifecycle: ResolvedServerOptions;
+  /** `onHandlerError: 'redeliver'`: a failed event handler's message is left unacknowledged. */
+  private readonly redeliver: boolean;
+  /** Aborts connectWithRetry when close() is called during listen(). */
+  private abort: AbortController | undefined;
+  private stopLog: (() => void) | undefined;
 
   /** Nest's default (no-op) processing start hook, to tell when instrumentation installed one. */
   private readonly defaultStartHook = this.onProcessingStartHook;
@@ -104,12 +121,15 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   private lastDelivery: Delivery | undefined;
   private inFlight = 0;
   private closing = false;
+  /** Shutdown drained (or gave up): queued messages are no longer started. */
+  private stopped = false;
   private drained: (() => void) | undefined;
   private dropped = 0;
 
   constructor(private readonly options: Mqtt5ServerOptions = {}) {
     super();
-    validateServerOptions(options); // throws Mqtt5OptionsError naming the option
+    this.lifecycle = validateServerOptions(options); // throws Mqtt5OptionsError naming the option
+    this.redeliver = this.lifecycle.onHandlerError === 'redeliver';
     const serializer = options.serializer ?? new JsonSerializer();
     this.protocol = createWireProtocol(options.compat ?? false, {
       serializer,
@@ -161,6 +181,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
 
   private async start(): Promise<void> {
     this.closing = false;
+    this.stopped = false;
     // Build (and validate) every subscription before touching the network.
     this.entries = this.buildEntries();
     const { client, connectOptions } = createMqttClient(this.options, 'server', {
@@ -168,12 +189,20 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
       manualAck: true,
     });
     this.client = client;
+    this.stopLog = logClientLifecycle(client, this.logger);
     this.bindStatus(client);
     // A resumed session delivers what the broker kept for it right after CONNACK, before our
     // SUBSCRIBEs are answered: route those messages by pattern instead of losing them.
     client.on('unhandledMessage', this.onUnhandled);
     this.listeners.attach(client);
-    await client.connect(connectOptions);
+    const abort = new AbortController();
+    this.abort = abort;
+    await connectWithRetry(
+      client,
+      { connectOptions, ...this.lifecycle, clientOptions: this.options.clientOptions, signal: abort.signal, what: 'ServerMqtt5' },
+      this.logger,
+    );
+    this.abort = undefined;
     // One SUBSCRIBE per handler. When patterns overlap, each gets its own subscription identifier
     // (if the broker supports them) so that a message reaches exactly the handlers it matched,
     // whether the broker sends one copy or one per subscription. Without overlap there is
@@ -223,6 +252,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
         isEvent: handler.isEventHandler === true,
         subscription,
         onMessage: (message: InboundMessage) => this.dispatch(entry, message),
+        open: true,
       };
       entries.push(entry);
     }
@@ -243,12 +273,9 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     client.on('connected', () => this._status$.next(Mqtt5Status.CONNECTED));
     client.on('reconnected', () => this._status$.next(Mqtt5Status.CONNECTED));
     client.on('disconnected', () => this._status$.next(Mqtt5Status.DISCONNECTED));
-    client.on('closed', (reason) => {
-      // Only the reconnect policy stops the client while the server still uses it.
-      if (this.client === client && !this.closing) {
-        this.logger.error(new Mqtt5TransportError('CLIENT_STOPPED', `The MQTT client stopped reconnecting: ${reason.message}`, reason.reasonCode, { cause: reason }));
-        this._status$.next(Mqtt5Status.CLOSED);
-      }
+    client.on('closed', () => {
+      // Only the reconnect policy stops the client while the server still uses it (logged as "Gave up" by lifecycle-log.ts).
+      if (this.client === client && !this.closing) this._status$.next(Mqtt5Status.CLOSED);
     });
     client.on('reconnecting', () => this._status$.next(Mqtt5Status.RECONNECTING));
     client.on('error', (err: unknown) => this.logger.error(err));
@@ -273,8 +300,8 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   };
 
   private dispatch(entry: HandlerEntry, message: InboundMessage): void {
-    // While closing, leave new messages unacknowledged: the broker redelivers them.
-    if (this.closing) return;
+    // While shutting down, leave new messages unacknowledged: the broker redelivers them.
+    if (!entry.open) return;
     let delivery = this.lastDelivery;
     if (delivery === undefined || delivery.message !== message) {
       delivery = { message, handlers: 0, ackCode: RC_SUCCESS };
@@ -362,7 +389,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
       // because propagatesEventHandlerErrors is false); here it only decides the ack code.
       error: () => {
         runEndHook();
-        this.finish(delivery, RC_UNSPECIFIED_ERROR);
+        this.finish(delivery, this.failureCode());
       },
       complete: () => {
         runEndHook();
@@ -375,7 +402,15 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   private eventFailed(delivery: Delivery, err: unknown, runEndHook: () => void): void {
     runEndHook();
     this.logger.error(err);
-    this.finish(delivery, RC_UNSPECIFIED_ERROR);
+    this.finish(delivery, this.failureCode());
+  }
+
+  /**
+   * The ack code of a failed event handler: 0x80 (acknowledged, `onHandlerError: 'ack'`), or
+   * RC_REDELIVER — not acknowledged at all, so that the broker delivers it again (see `onHandlerError`).
+   */
+  private failureCode(): number {
+    return this.redeliver ? RC_REDELIVER : RC_UNSPECIFIED_ERROR;
   }
 
   /** A request: answer where `reply` says, in its framing; its handler's failure acknowledges with `reply.failureAck`. */
@@ -463,7 +498,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   private finish(delivery: Delivery, reasonCode: number): void {
     if (this.ackAfterHandling) this.acknowledge(delivery, reasonCode);
     this.inFlight--;
-    while (this.inFlight < this.concurrency && this.queue.length > 0 && !this.closing) {
+    while (this.inFlight < this.concurrency && this.queue.length > 0 && !this.stopped) {
       const next = this.queue.shift()!;
       this.run(next.entry, next.delivery);
     }
@@ -475,14 +510,14 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
    * A failure of any handler wins over success in the reason code.
    */
   private acknowledge(delivery: Delivery, reasonCode: number): void {
-    if (reasonCode !== RC_SUCCESS) delivery.ackCode = reasonCode;
+    if (reasonCode !== RC_SUCCESS && delivery.ackCode !== RC_REDELIVER) delivery.ackCode = reasonCode;
     if (--delivery.handlers > 0) return;
     // Done with it: hold no message past its acknowledgement (its payload is a view of a read buffer).
     if (this.lastDelivery === delivery) this.lastDelivery = undefined;
     // The client sends it on the connection that delivered the message, in receive order; after
     // that connection is gone it sends nothing and the broker redelivers.
     const message = delivery.message;
-    if (message.qos !== 0) this.client?.ack(message, delivery.ackCode);
+    if (message.qos !== 0 && delivery.ackCode !== RC_REDELIVER) this.client?.ack(message, delivery.ackCode);
   }
 
   private requireClient(): MqttClient {
@@ -493,36 +528,46 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   // ---- Nest surface -------------------------------------------------------------------------
 
   /**
-   * Stops taking messages, lets handlers in flight finish (up to `closeTimeout`), then
-   * disconnects. Messages not yet started stay unacknowledged, so the broker redelivers them.
+   * Graceful shutdown (shutdown.ts): stops taking new messages, lets handlers in progress and the
+   * messages already received finish with their replies and acks (up to `shutdownTimeout`), then
+   * DISCONNECTs. Messages not acknowledged by then are redelivered by the broker.
    */
   async close(): Promise<void> {
     const client = this.client;
     this.closing = true;
-    // Not started, not acknowledged: the broker redelivers them (QoS 1/2) to the next consumer.
-    this.queue.drain();
-    if (this.inFlight > 0) {
-      const timeout = this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.drained = resolve;
-        timer = setTimeout(() => {
-          this.logger.warn(`close(): ${this.inFlight} handler(s) still running after ${timeout} ms; disconnecting`);
-          resolve();
-        }, timeout);
-      });
-      clearTimeout(timer);
-      this.drained = undefined;
-    }
-    if (client) {
-      this.client = undefined;
-      try {
-        await client.disconnect();
-      } catch (err) {
-        this.logger.error(err);
-      }
-    }
+    this.abort?.abort();
+    this.abort = undefined;
+    await shutdownGracefully({
+      client,
+      subscriptions: this.entries,
+      timeoutMs: this.lifecycle.shutdownTimeout,
+      logger: this.logger,
+      whenIdle: (ms) => this.whenIdle(ms),
+      busy: () => this.inFlight + this.queue.length,
+      stopHandling: () => {
+        this.stopped = true;
+        for (const entry of this.entries) entry.open = false;
+        // Not started, not acknowledged: the broker redelivers them (QoS 1/2).
+        this.queue.drain();
+      },
+    });
+    if (this.client === client) this.client = undefined;
+    this.stopLog?.();
+    this.stopLog = undefined;
     this._status$.next(Mqtt5Status.CLOSED);
+  }
+
+  /** Resolves true once no handler runs (and none waits), false after `ms`. */
+  private async whenIdle(ms: number): Promise<boolean> {
+    if (this.inFlight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = await new Promise<boolean>((resolve) => {
+      this.drained = () => resolve(true);
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    clearTimeout(timer);
+    this.drained = undefined;
+    return idle;
   }
 
   /** Listens to the MqttClient's events ('connected', 'disconnected', 'reconnecting', 'reconnected', 'error', …). */

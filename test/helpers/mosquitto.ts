@@ -41,6 +41,8 @@ export interface Mosquitto {
 export interface MosquittoOptions {
   /** Extra lines for the config file (global section). */
   extraConfig?: string[];
+  /** The MQTT/TCP port (default: a free one), e.g. to start it again on the port of a stopped one. */
+  tcpPort?: number;
 }
 
 /** Path of the mosquitto binary, or undefined. `MOSQUITTO` overrides the lookup. */
@@ -132,7 +134,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
 }
 
 async function launch(bin: string, dir: string, ca: Buffer, options: MosquittoOptions): Promise<Mosquitto> {
-  const [tcpPort, wsPort, tlsPort, wssPort] = (await freePorts(4)) as [number, number, number, number];
+  const [freeTcpPort, wsPort, tlsPort, wssPort] = (await freePorts(4)) as [number, number, number, number];
+  const tcpPort = options.tcpPort ?? freeTcpPort;
   const cert = [`certfile ${path.join(dir, 'cert.pem')}`, `keyfile ${path.join(dir, 'key.pem')}`];
   const conf = path.join(dir, 'mosquitto.conf');
   await writeFile(

@@ -156,7 +156,9 @@ describe('instrumentBroker', () => {
   it('reports connections, messages in/out, retained, and drops by reason, matching the traffic and broker.metrics()', async () => {
     const s = sdk();
     providers.push(s.provider);
-    const broker = new MqttBroker({ maxQueuedMessages: 2 });
+    // dropOldest: a full queue evicts (and reports) its oldest message, so every publish is still accepted
+    // (with the default dropNew, a QoS 1 publish the offline session cannot keep is refused with 0x97).
+    const broker = new MqttBroker({ maxQueuedMessages: 2, queueFullPolicy: 'dropOldest' });
     const telemetry = instrumentBroker(broker, s.provider.getMeter('test'));
     const { tcp } = await broker.listen({ tcp: { port: 0, host: '127.0.0.1' } });
     const url = `mqtt://127.0.0.1:${tcp!.port}`;
@@ -189,7 +191,7 @@ describe('instrumentBroker', () => {
       expect(value(metric(all, BROKER_METRICS.subscriptions))).toBe(2);
       expect(value(metric(all, BROKER_METRICS.connects))).toBe(3);
       expect(value(metric(all, BROKER_METRICS.disconnects), { 'mqtt5.disconnect.initiator': 'client' })).toBe(1);
-      // maxQueuedMessages 2: of N + 1 messages for the offline session, N - 1 were dropped.
+      // maxQueuedMessages 2: of N + 1 messages for the offline session, N - 1 were evicted.
       expect(value(metric(all, BROKER_METRICS.dropped), { 'mqtt5.drop.reason': 'queueFull' })).toBe(N - 1);
       expect(m.droppedMessages).toBe(N - 1);
 

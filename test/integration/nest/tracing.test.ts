@@ -67,7 +67,7 @@ async function startService(url: string): Promise<Service> {
     await exited;
   };
   try {
-    await withTimeout(ready.promise, 30_000, 'the traced service process to start');
+    await withTimeout(ready.promise, 60_000, 'the traced service process to start');
   } catch (err) {
     await kill();
     throw err;
@@ -158,7 +158,7 @@ describe('tracing across two Nest apps in separate processes', () => {
     await app.listen();
     client = app.get<ClientMqtt5>(CALLER);
     await client.connect();
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await app?.close();

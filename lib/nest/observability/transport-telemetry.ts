@@ -189,7 +189,7 @@ export class ServerTelemetry {
   private readonly groups = new Map<string, string | undefined>();
 
   /**
-   * @param logger where a failed handler run that is traced logs one line with its `trace_id`
+   * @param logger where a failed handler run that is traced logs one warning with its `trace_id`
    *   (Nest's exception layer has logged the error itself, without it).
    */
   constructor(
@@ -260,7 +260,7 @@ export class HandlerTelemetry {
         return;
       }
       span.fail(error);
-      this.logger.error(`Handler of "${this.pattern}" failed on "${this.topic}": ${describeError(error)} trace_id=${span.traceId}`);
+      this.logger.warn(`Handler of "${this.pattern}" failed on "${this.topic}": ${describeError(error)} trace_id=${span.traceId}`);
     };
   }
 

@@ -295,7 +295,7 @@ describe('tracing across two Nest apps in separate processes', () => {
     expect(request.events.map((e) => e.name)).toContain('exception');
 
     const traceId = handled.traceId;
-    const line = service.logs.find((l) => l.level === 'error' && l.message.includes(`trace_id=${traceId}`));
+    const line = service.logs.find((l) => l.level === 'warn' && l.message.includes(`trace_id=${traceId}`));
     expect(line).toMatchObject({ context: 'ServerMqtt5' });
     expect(line!.message).toContain('Handler of "traced/fail" failed on "traced/fail"');
 

@@ -354,7 +354,8 @@ async function run(): Promise<void> {
     const groups = tracingRun ? [kinds.filter((k) => k !== 'ours-sdk'), kinds.filter((k) => k === 'ours-sdk')] : [kinds];
     for (const group of groups) {
       for (let round = 0; round < rounds && group.length > 0; round++) {
-        for (const kind of group) {
+        // Alternate the order each round: the phase after another transport's emit flood starts on a busier broker.
+        for (const kind of round % 2 === 0 ? group : [...group].reverse()) {
           if (phases.has('c1')) c1.get(kind)!.push(await measureSend(kind, broker, responderOf(kind), 1));
           // The built-in transport stalls at any concurrency: once is enough to show it.
           if (phases.has('c64') && (kind !== 'builtin' || round === 0)) {

@@ -78,7 +78,8 @@ export class ClientTelemetry {
    */
   publishEvent(client: MqttClient, pattern: string, args: PublishArgs): Promise<PublishResult> {
     this.metrics.recordSent(pattern, 'publish');
-    const span = this.tracing.startSend('event', { topic: args.topic, pattern, bodySize: sizeOf(args.payload) });
+    // `active` first: no span info object is built while nothing records.
+    const span = this.tracing.active ? this.tracing.startSend('event', { topic: args.topic, pattern, bodySize: sizeOf(args.payload) }) : undefined;
     if (span === undefined) return client.publish(args);
     const published = client.publish(withTraceContext(args, span));
     published.then(
@@ -95,7 +96,7 @@ export class ClientTelemetry {
    */
   startRequest(pattern: string, callback: (packet: WritePacket) => void): RequestTelemetry | undefined {
     const metered = this.metrics.active;
-    const span = this.tracing.startSend('request', { topic: pattern, pattern });
+    const span = this.tracing.active ? this.tracing.startSend('request', { topic: pattern, pattern }) : undefined;
     if (span === undefined && !metered) return undefined;
     if (metered) this.metrics.recordRequestStarted(pattern);
     return new RequestTelemetry(this.metrics, pattern, span, metered, callback);

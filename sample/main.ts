@@ -4,6 +4,7 @@
  *   npm run sample                             embedded broker on 127.0.0.1:1883 (MQTT_PORT to change)
  *   MQTT_URL=mqtt://host:1883 npm run sample   against an external MQTT v5 broker
  *   npm run sample -- --once                   exit after the demo (also SAMPLE_EXIT=1)
+ *   SAMPLE_TRACING=1 npm run sample            OpenTelemetry tracing on: handlers log their trace id
  *
  * It starts the broker, a devices microservice, two workers of a shared-subscription group and a
  * caller, runs a short scenario (events, requests, an error, a reboot, jobs, retained statuses
@@ -21,6 +22,7 @@ import { DemoProgress } from './demo/progress.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { SampleLogger } from './logger.js';
 import { WorkersModule } from './workers/workers.module.js';
+import { startTracing } from './tracing.js';
 
 const logger = new SampleLogger();
 // Logger instances created before the first application (and outside any) print through ours too.
@@ -87,6 +89,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const apps: Closable[] = [];
+  const stopTracing = await startTracing(process.env);
+  if (process.env.SAMPLE_TRACING === '1') log.log('tracing on: OpenTelemetry SDK registered (in-memory exporter)');
+  apps.push({ name: 'tracing', close: stopTracing });
   try {
     const url = await run(config, apps);
     if (!config.once) {

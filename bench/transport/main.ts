@@ -4,10 +4,15 @@
  * doing the same publish → reply round trip as the bound.
  *
  *   npm run build && node dist/bench/transport/main.js [--broker=embedded|mosquitto] [--duration=3000] [--events=50000] [--rounds=3]
+ *   node dist/bench/transport/main.js --tracing   # the cost of OpenTelemetry (see telemetry.ts)
  *
  * Broker, responder and caller each run in their own process. Measured: send() requests/s at
  * concurrency 1 and 64 with p50/p99 latency, and emit() events/s counted at the handler.
  * Every phase is bounded: a transport that stalls is reported as such, not waited for.
+ *
+ * `--tracing` compares our transport with itself: telemetry turned off, `@opentelemetry/api` installed
+ * but no SDK registered (the target: ≥ 0.95× of off), and a real SDK with in-memory exporters; it
+ * prints rate and CPU-per-operation ratios (CPU is the steadier figure on a loaded machine).
  */
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -20,8 +25,9 @@ import { MqttClient, connectionFromUrl, type MqttMessage } from '../../lib/clien
 import { ClientMqtt5 } from '../../lib/nest/index.js';
 import { cpuSeconds, startEmbedded, startMosquitto, type BenchBroker } from './brokers.js';
 import { Latencies, fmt, quantile } from './stats.js';
+import { installSdk, type InstalledSdk, type TelemetryKind } from './telemetry.js';
 
-type Kind = 'bare' | 'ours' | 'builtin';
+type Kind = 'bare' | 'ours' | 'builtin' | TelemetryKind;
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -40,6 +46,9 @@ const only = args.get('only')?.split(',') as Kind[] | undefined;
 const phases = new Set((args.get('phases') ?? 'c1,c64,emit').split(','));
 const profile = args.has('prof');
 const rounds = Number(args.get('rounds') ?? 3);
+const tracingRun = args.has('tracing');
+/** Spans the caller's SDK exported over all `ours-sdk` phases (a check that it recorded). */
+let callerSpans = 0;
 const PAYLOAD = { device: 'd-42', reading: 21.5, ok: true };
 const PAYLOAD_BYTES = Buffer.from(JSON.stringify(PAYLOAD));
 
@@ -105,13 +114,23 @@ interface Caller {
   close(): Promise<void>;
 }
 
-async function ourCaller(url: string, qos: 0 | 1 = 1): Promise<Caller> {
-  const client = new ClientMqtt5({ url, qos });
+async function ourCaller(url: string, qos: 0 | 1 = 1, kind: Kind = 'ours'): Promise<Caller> {
+  // `ours-sdk`: this process records too, for the length of the phase.
+  const sdk: InstalledSdk | undefined = kind === 'ours-sdk' ? installSdk() : undefined;
+  const client = new ClientMqtt5({ url, qos, telemetry: kind !== 'ours-off' });
   await client.connect();
+  const echo = `bench/${kind}/echo`;
+  const event = `bench/${kind}/event`;
   return {
-    request: () => lastValueFrom(client.send('bench/ours/echo', PAYLOAD)),
-    emit: () => lastValueFrom(client.emit('bench/ours/event', PAYLOAD), { defaultValue: undefined }),
-    close: () => client.close(),
+    request: () => lastValueFrom(client.send(echo, PAYLOAD)),
+    emit: () => lastValueFrom(client.emit(event, PAYLOAD), { defaultValue: undefined }),
+    close: async () => {
+      await client.close();
+      if (sdk !== undefined) {
+        await sdk.uninstall();
+        callerSpans += sdk.spans();
+      }
+    },
   };
 }
 
@@ -158,7 +177,7 @@ async function bareCaller(url: string): Promise<Caller> {
 }
 
 function makeCaller(kind: Kind, broker: BenchBroker, qos0 = false): Promise<Caller> {
-  if (kind === 'ours') return ourCaller(broker.url, qos0 ? 0 : 1);
+  if (kind.startsWith('ours')) return ourCaller(broker.url, qos0 ? 0 : 1, kind);
   if (kind === 'builtin') return builtinCaller(broker);
   return bareCaller(broker.url);
 }
@@ -297,6 +316,8 @@ const LABEL: Record<Kind, string> = {
   bare: 'bare MqttClient (bound)',
   ours: 'nest-mqtt5 ServerMqtt5/ClientMqtt5',
   builtin: 'Nest built-in Transport.MQTT',
+  'ours-off': 'nest-mqtt5, telemetry: false',
+  'ours-sdk': 'nest-mqtt5, OTel SDK (in-memory exporters)',
 };
 
 /** The run with the median rate (so its latencies and CPU figures belong together). */
@@ -312,7 +333,8 @@ async function run(): Promise<void> {
   // The built-in client logs every connection; keep the table readable.
   Logger.overrideLogger(['error']);
   const broker = brokerKind === 'mosquitto' ? await startMosquitto() : await startEmbedded();
-  const kinds = only ?? (['bare', 'ours', 'builtin'] as Kind[]);
+  const kinds = only ?? ((tracingRun ? ['ours-off', 'ours', 'ours-sdk'] : ['bare', 'ours', 'builtin']) as Kind[]);
+  if (tracingRun) LABEL.ours = 'nest-mqtt5, OTel API without SDK';
   console.log(`broker: ${broker.name} at ${broker.url}`);
   console.log(`${duration} ms per send phase, ${eventCount} events per emit phase, ${rounds} interleaved rounds (median shown)`);
   console.log('QoS: ours and bare 1 (their default), built-in 0 (its default); all three responders run side by side');
@@ -327,18 +349,24 @@ async function run(): Promise<void> {
     const c64: Map<Kind, SendResult[]> = new Map(kinds.map((k) => [k, []]));
     const emits: Map<Kind, EmitResult[]> = new Map(kinds.map((k) => [k, []]));
     const oursQos0: EmitResult[] = [];
-    for (let round = 0; round < rounds; round++) {
-      for (const kind of kinds) {
-        if (phases.has('c1')) c1.get(kind)!.push(await measureSend(kind, broker, responderOf(kind), 1));
-        // The built-in transport stalls at any concurrency: once is enough to show it.
-        if (phases.has('c64') && (kind !== 'builtin' || round === 0)) {
-          c64.get(kind)!.push(await measureSend(kind, broker, responderOf(kind), 64));
+    // With --tracing the SDK variant runs after the others' rounds: its processes keep exporting and
+    // collecting garbage for a while after a phase, which would tax whichever phase followed it.
+    const groups = tracingRun ? [kinds.filter((k) => k !== 'ours-sdk'), kinds.filter((k) => k === 'ours-sdk')] : [kinds];
+    for (const group of groups) {
+      for (let round = 0; round < rounds && group.length > 0; round++) {
+        // Alternate the order each round: the phase after another transport's emit flood starts on a busier broker.
+        for (const kind of round % 2 === 0 ? group : [...group].reverse()) {
+          if (phases.has('c1')) c1.get(kind)!.push(await measureSend(kind, broker, responderOf(kind), 1));
+          // The built-in transport stalls at any concurrency: once is enough to show it.
+          if (phases.has('c64') && (kind !== 'builtin' || round === 0)) {
+            c64.get(kind)!.push(await measureSend(kind, broker, responderOf(kind), 64));
+          }
+          if (phases.has('emit')) emits.get(kind)!.push(await measureEmit(kind, broker, responderOf(kind)));
+          // Also at the built-in's QoS 0, for a like-for-like comparison.
+          if (phases.has('emit') && kind === 'ours' && !tracingRun) oursQos0.push(await measureEmit(kind, broker, responderOf(kind), true));
         }
-        if (phases.has('emit')) emits.get(kind)!.push(await measureEmit(kind, broker, responderOf(kind)));
-        // Also at the built-in's QoS 0, for a like-for-like comparison.
-        if (phases.has('emit') && kind === 'ours') oursQos0.push(await measureEmit(kind, broker, responderOf(kind), true));
+        console.log(`  round ${round + 1}/${rounds} of ${group.join(', ')} done`);
       }
-      console.log(`  round ${round + 1}/${rounds} done`);
     }
     for (const kind of kinds) {
       const row = rows.get(kind)!;
@@ -376,6 +404,7 @@ async function run(): Promise<void> {
   console.log('|---|---|---|---|');
   for (const r of rows.values()) console.log(`| ${LABEL[r.kind]} | ${cpu(r.c1.cpu)} | ${cpu(r.c64.cpu)} | ${cpu(r.emit.cpu)} |`);
   if (emitQos0) console.log(`| nest-mqtt5 with qos: 0 | — | — | ${cpu(emitQos0.cpu)} |`);
+  if (tracingRun) printTelemetryCost(rows);
   const ours = rows.get('ours');
   const bare = rows.get('bare');
   const builtin = rows.get('builtin');
@@ -396,6 +425,32 @@ async function run(): Promise<void> {
       builtin.c64.rps > 0 ? `${fmt(ours.c64.rps / builtin.c64.rps, 1)}×` : 'built-in stalled'
     }`,
   );
+}
+
+/** `--tracing`: each variant against `telemetry: false`, by rate and by CPU per operation (caller + responder). */
+function printTelemetryCost(rows: Map<Kind, Row>): void {
+  const off = rows.get('ours-off');
+  if (off === undefined) return;
+  const cpuOf = (c: CpuCost | undefined) => (c === undefined ? NaN : c.caller + c.responder);
+  console.log('\nTelemetry cost against telemetry: false (rate ratio ↑ better; CPU ratio ↓ better, caller + responder µs/op):');
+  console.log('| variant | emit() events/s | emit() CPU | send() c=64 req/s | send() c=64 CPU |');
+  console.log('|---|---|---|---|---|');
+  for (const kind of ['ours', 'ours-sdk'] as const) {
+    const r = rows.get(kind);
+    if (r === undefined) continue;
+    console.log(
+      `| ${LABEL[kind]} | ${fmt(r.emit.eps / off.emit.eps, 3)}× | ${fmt(cpuOf(r.emit.cpu) / cpuOf(off.emit.cpu), 3)}× | ${fmt(r.c64.rps / off.c64.rps, 3)}× | ${fmt(
+        cpuOf(r.c64.cpu) / cpuOf(off.c64.cpu),
+        3,
+      )}× |`,
+    );
+  }
+  const noSdk = rows.get('ours');
+  if (noSdk !== undefined) {
+    const worst = Math.min(noSdk.emit.eps / off.emit.eps, noSdk.c64.rps / off.c64.rps);
+    console.log(`  API without SDK vs off, worst rate ratio: ${fmt(worst, 3)}× (target ≥ 0.95×) — ${worst >= 0.95 ? 'met' : 'MISSED'}`);
+  }
+  if (rows.has('ours-sdk')) console.log(`  spans the caller's SDK exported: ${callerSpans} (the responder's are not counted here)`);
 }
 
 run().then(

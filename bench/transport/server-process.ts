@@ -12,8 +12,11 @@ import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern, Payload, Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { MqttClient, connectionFromUrl, type MqttMessage } from '../../lib/client/index.js';
 import { ServerMqtt5 } from '../../lib/nest/index.js';
+import { installSdk } from './telemetry.js';
 
-const [kind, url, protocol] = process.argv.slice(2) as ['ours' | 'builtin' | 'bare', string, string | undefined];
+const [kind, url, protocol] = process.argv.slice(2) as ['ours' | 'ours-off' | 'ours-sdk' | 'builtin' | 'bare', string, string | undefined];
+/** `--tracing` runs (see telemetry.ts): a real SDK in this process for `ours-sdk`. */
+const sdk = kind === 'ours-sdk' ? installSdk() : undefined;
 /** Each kind has its own topics, so that all three responders can run side by side. */
 const ECHO = `bench/${kind}/echo`;
 const EVENT = `bench/${kind}/event`;
@@ -31,7 +34,7 @@ process.on('message', (m: { type: string; n?: number }) => {
     target = m.n!;
     process.send!({ type: 'armed' });
   } else if (m.type === 'count') {
-    process.send!({ type: 'count', count });
+    process.send!({ type: 'count', count, spans: sdk?.spans() });
   } else if (m.type === 'stop') {
     void stop().then(() => process.exit(0));
   }
@@ -67,11 +70,14 @@ if (kind === 'bare') {
   stop = () => client.disconnect();
 } else {
   const options: MicroserviceOptions =
-    kind === 'ours'
-      ? { strategy: new ServerMqtt5({ url }) }
+    kind.startsWith('ours')
+      ? { strategy: new ServerMqtt5({ url, telemetry: kind !== 'ours-off' }) }
       : { transport: Transport.MQTT, options: { url, ...(protocol === '5' ? { protocolVersion: 5 } : {}) } };
   const app = await NestFactory.createMicroservice(BenchModule, { ...options, logger: ['error'] });
   await app.listen();
-  stop = () => app.close();
+  stop = async () => {
+    await app.close();
+    await sdk?.uninstall();
+  };
 }
 process.send!({ type: 'ready' });

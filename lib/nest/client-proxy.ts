@@ -27,6 +27,7 @@ import { Mqtt5Record, toUserProperties } from './record.js';
 import { RequestPublisher } from './request-publish.js';
 import { JsonDeserializer, JsonSerializer } from './serializers.js';
 import { validateClientOptions, type ResolvedClientOptions } from './options-validation.js';
+import { ClientTelemetry, resolveTelemetry } from './observability/transport-telemetry.js';
 import { toTransportError } from './transport-errors.js';
 
 /** Reason code of a PUBACK/PUBREC saying nobody subscribes to the topic. */
@@ -77,6 +78,9 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
   private abort: AbortController | undefined;
   private stopLog: (() => void) | undefined;
   private closing = false;
+  /** Tracing and metrics (inert without an OpenTelemetry SDK); rebuilt per client for its client id. */
+  private telemetry: ClientTelemetry;
+  private readonly telemetrySwitches: ReturnType<typeof resolveTelemetry>;
 
   constructor(private readonly options: Mqtt5ClientOptions = {}) {
     super();
@@ -97,6 +101,8 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       request.callback({ err: new Mqtt5RequestTimeoutError(request.topic, request.timeout ?? this.timeout) }),
     );
     this.emitReasonCode = options.emitReasonCode === true;
+    this.telemetrySwitches = resolveTelemetry(options.telemetry, options.compat ?? false);
+    this.telemetry = new ClientTelemetry({ clientId: options.clientId }, this.telemetrySwitches);
   }
 
   /**
@@ -135,6 +141,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     const { client } = created;
     this.client = client;
     this.stopLog = logClientLifecycle(client, this.logger);
+    this.telemetry = new ClientTelemetry({ clientId: created.clientId, url: client.connection.brokerUrl }, this.telemetrySwitches);
     this.bindEvents(client);
     this.listeners.attach(client);
     const abort = new AbortController();
@@ -333,7 +340,8 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     const protocol = this.protocol;
     const topic = this.topicOf(packet.pattern);
     const id = protocol.nextId();
-    const request: PendingRequest = { topic, callback, deadline: Infinity, epoch: -1, timeout };
+    const telemetry = this.telemetry.startRequest(topic, callback);
+    const request: PendingRequest = { topic, callback: telemetry?.callback ?? callback, telemetry, deadline: Infinity, epoch: -1, timeout };
     const subscribed = protocol.subscribeReplies(client, topic);
     if (subscribed === undefined) {
       // Replies reach us already (native): the request goes out in this tick.
@@ -341,7 +349,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
       try {
         args = protocol.frameRequest(topic, packet, id);
       } catch (err) {
-        callback({ err: toTransportError(err, { topic }) });
+        request.callback({ err: toTransportError(err, { topic }) });
         return noop;
       }
       this.pending.add(id, request);
@@ -354,13 +362,15 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
         },
       ).catch((err: unknown) => this.failRequest(id, request, err));
     }
-    return () => this.pending.delete(id, request);
+    return () => {
+      if (this.pending.delete(id, request)) request.telemetry?.cancelled();
+    };
   }
 
   /** Publishes a registered request; the broker's answer decides whether it now waits for replies. */
   private publishRequest(client: MqttClient, args: PublishArgs, id: RequestId, request: PendingRequest): void {
     this.inflight.start();
-    client.publish(args).then(
+    client.publish(request.telemetry?.publishing(args) ?? args).then(
       (ack) => {
         this.inflight.end();
         if (this.pending.get(id) !== request) return;
@@ -401,6 +411,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     if (id === undefined) return;
     const request = this.pending.get(id);
     if (request === undefined) return; // late (timed out, cancelled) or duplicate
+    request.telemetry?.replied(message);
     let reply: WritePacket;
     try {
       reply = protocol.readReply(message);
@@ -445,7 +456,7 @@ export class ClientMqtt5 extends ClientProxy<Mqtt5Events> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return client.publish(args) as Promise<unknown> as Promise<T>;
+    return this.telemetry.publishEvent(client, this.topicOf(packet.pattern), args) as Promise<unknown> as Promise<T>;
   }
 
   // ---- publishing helpers -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import type { Properties, PublishPacket, QoS, UserProperty } from '../codec/index.js';
 import { wildcardValues } from './topic-pattern.js';
+import { traceIdOfTraceparent } from './observability/carrier.js';
 
 /** The arguments behind {@link Mqtt5Context}: topic, PUBLISH packet, matched pattern, subscribed filter. */
 export type Mqtt5ContextArgs = [topic: string, packet: PublishPacket, pattern: string, subscription: string];
@@ -21,8 +22,23 @@ export type Mqtt5ContextArgs = [topic: string, packet: PublishPacket, pattern: s
 export class Mqtt5Context extends BaseRpcContext<Mqtt5ContextArgs> {
   private wildcards?: string[];
 
-  constructor(args: Mqtt5ContextArgs) {
+  /**
+   * @param traceId the trace id of the handler's span, when tracing records (the transport sets it;
+   *   per message, never shared).
+   */
+  constructor(
+    args: Mqtt5ContextArgs,
+    private readonly traceId?: string,
+  ) {
     super(args);
+  }
+
+  /**
+   * The trace id of this message's handler run, for log lines: its span's when OpenTelemetry tracing
+   * records, else the one in the message's W3C `traceparent` user property, else undefined.
+   */
+  getTraceId(): string | undefined {
+    return this.traceId ?? traceIdOfTraceparent(this.args[1].properties?.userProperties);
   }
 
   /** The topic the message was published on (topic aliases already resolved). */

@@ -28,6 +28,7 @@ export type {
   Mqtt5AckMode,
   Mqtt5HandlerErrorPolicy,
   Mqtt5NoRespondersPolicy,
+  Mqtt5TelemetryOptions,
 } from './options.js';
 export {
   JsonSerializer,

@@ -134,6 +134,11 @@ function validateConnectionOptions(o: Mqtt5ConnectionOptions): ResolvedStartupOp
   bool('cleanStart', o.cleanStart);
   int('sessionExpiryInterval', o.sessionExpiryInterval, 0, 0xffff_ffff);
   if (o.connectProperties !== undefined) object('connectProperties', o.connectProperties);
+  if (o.telemetry !== undefined && typeof o.telemetry !== 'boolean') {
+    object('telemetry', o.telemetry);
+    bool('telemetry.tracing', o.telemetry.tracing);
+    bool('telemetry.metrics', o.telemetry.metrics);
+  }
   if (o.will !== undefined) {
     object('will', o.will);
     if (typeof o.will.topic !== 'string' || !isValidTopicName(o.will.topic)) fail('will.topic', 'a valid topic name', o.will.topic);

@@ -51,6 +51,20 @@ export interface Mqtt5ConnectionOptions {
    * `clientOptions.connectTimeout`.)
    */
   connectTimeout?: number;
+  /**
+   * OpenTelemetry tracing and metrics (`@opentelemetry/api` is an optional peer; nothing is recorded
+   * until an SDK is registered). Default true; false turns both off; or per signal. Compat mode never
+   * carries trace context: the built-in envelope has no place for it.
+   */
+  telemetry?: boolean | Mqtt5TelemetryOptions;
+}
+
+/** Which OpenTelemetry signals a transport records (when an SDK is registered). */
+export interface Mqtt5TelemetryOptions {
+  /** Spans, and W3C trace context (`traceparent`/`tracestate`) in user properties. Default true. */
+  tracing?: boolean;
+  /** Metrics. Default true. */
+  metrics?: boolean;
 }
 
 /** Subscription options applied to every handler; per-handler decorator extras override them. */

@@ -1,9 +1,12 @@
 import type { WritePacket } from '@nestjs/microservices';
+import type { RequestTelemetry } from './observability/transport-telemetry.js';
 
 /** A `send()` waiting for its response. */
 export interface PendingRequest {
   readonly topic: string;
   readonly callback: (packet: WritePacket) => void;
+  /** Its span, start time and outcome while tracing or metrics record (else undefined). */
+  readonly telemetry?: RequestTelemetry;
   /** `performance.now()` after which it times out (Infinity: never). */
   deadline: number;
   /**

@@ -6,7 +6,7 @@
  */
 import { Logger } from '@nestjs/common';
 import { Server, type CustomTransportStrategy, type MessageHandler, type WritePacket } from '@nestjs/microservices';
-import { finalize, isObservable, type Observable } from 'rxjs';
+import { isObservable, tap, type Observable } from 'rxjs';
 import { topicMatches, type QoS, type SubackPacket, type Subscription } from '../codec/index.js';
 import type { MqttClient } from '../client/index.js';
 import { Queue } from '../client/internal.js';
@@ -31,6 +31,7 @@ import { buildSubscription, filtersOverlap } from './topic-pattern.js';
 import { validateServerOptions, type ResolvedServerOptions } from './options-validation.js';
 import { shutdownGracefully } from './shutdown.js';
 import { toTransportError } from './transport-errors.js';
+import { combineEnds, resolveTelemetry, ServerTelemetry, type HandlerEnd } from './observability/transport-telemetry.js';
 
 /** PUBACK/PUBREC reason codes the server acknowledges with. */
 const RC_SUCCESS = 0x00;
@@ -125,6 +126,9 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   private stopped = false;
   private drained: (() => void) | undefined;
   private dropped = 0;
+  /** Tracing and metrics (inert without an OpenTelemetry SDK); rebuilt in listen() for the client id. */
+  private telemetry: ServerTelemetry;
+  private readonly telemetrySwitches: ReturnType<typeof resolveTelemetry>;
 
   constructor(private readonly options: Mqtt5ServerOptions = {}) {
     super();
@@ -151,6 +155,8 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     this.receiveMaximum = receiveMaximum;
     this.maxQueued = options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED;
     this.ackAfterHandling = (options.ackMode ?? 'after-handling') === 'after-handling';
+    this.telemetrySwitches = resolveTelemetry(options.telemetry, options.compat ?? false);
+    this.telemetry = new ServerTelemetry({ clientId: options.clientId }, this.telemetrySwitches, this.logger);
   }
 
   /** Connection status: 'connected', 'disconnected', 'reconnecting', 'closed'. */
@@ -184,12 +190,13 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     this.stopped = false;
     // Build (and validate) every subscription before touching the network.
     this.entries = this.buildEntries();
-    const { client, connectOptions } = createMqttClient(this.options, 'server', {
+    const { client, connectOptions, clientId } = createMqttClient(this.options, 'server', {
       receiveMaximum: this.receiveMaximum,
       manualAck: true,
     });
     this.client = client;
     this.stopLog = logClientLifecycle(client, this.logger);
+    this.telemetry = new ServerTelemetry({ clientId, url: client.connection.brokerUrl }, this.telemetrySwitches, this.logger);
     this.bindStatus(client);
     // A resumed session delivers what the broker kept for it right after CONNACK, before our
     // SUBSCRIBEs are answered: route those messages by pattern instead of losing them.
@@ -327,7 +334,6 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     this.inFlight++;
     if (!this.ackAfterHandling) this.acknowledge(delivery, RC_SUCCESS);
     const packet = delivery.message;
-    const context = new Mqtt5Context([packet.topic, packet, entry.pattern, entry.topicFilter]);
     let request: InboundRequest;
     try {
       request = this.protocol.readRequest(packet);
@@ -340,13 +346,22 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
       this.finish(delivery, RC_PAYLOAD_FORMAT_INVALID);
       return;
     }
-    const reply = request.reply;
-    if (entry.isEvent || reply === undefined) this.handleEventMessage(entry, delivery, request.data, context);
-    else this.handleRequestMessage(entry, delivery, request.data, context, reply);
+    const reply = entry.isEvent ? undefined : request.reply;
+    // Span (child of the message's trace context) and metrics: undefined while nothing records.
+    const telemetry = this.telemetry.startHandler(entry.pattern, entry.topicFilter, packet, reply !== undefined);
+    const context = new Mqtt5Context([packet.topic, packet, entry.pattern, entry.topicFilter], telemetry?.traceId);
+    if (telemetry === undefined) this.handle(entry, delivery, request.data, context, reply, noop);
+    else telemetry.run(() => this.handle(entry, delivery, request.data, context, reply && telemetry.reply(reply), telemetry.end));
+  }
+
+  /** Runs the handler of an event (no `reply`: also a request nobody can be answered for) or of a request. */
+  private handle(entry: HandlerEntry, delivery: Delivery, data: unknown, context: Mqtt5Context, reply: ReplyTo | undefined, ended: HandlerEnd): void {
+    if (reply === undefined) this.handleEventMessage(entry, delivery, data, context, ended);
+    else this.handleRequestMessage(entry, delivery, data, context, reply, ended);
   }
 
   /** An event (or a request nobody can be answered for): run the handler, then acknowledge. */
-  private handleEventMessage(entry: HandlerEntry, delivery: Delivery, data: unknown, context: Mqtt5Context): void {
+  private handleEventMessage(entry: HandlerEntry, delivery: Delivery, data: unknown, context: Mqtt5Context, ended: HandlerEnd): void {
     if (!this.hooksInstalled()) {
       // The usual case: no instrumentation, so no async wrapper per message — the handler's
       // promise (Nest's handler proxies always return one) gets one reaction, which acknowledges.
@@ -355,17 +370,18 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
         result = entry.handler(data, context);
       } catch (err) {
         // A raw handler may throw synchronously.
-        this.eventFailed(delivery, err, noop);
+        this.eventFailed(delivery, err, ended);
         return;
       }
       // Like `await`: a plain value or a thenable settles in a later tick too.
       Promise.resolve(result).then(
-        (value) => this.eventSettled(delivery, value, noop),
-        (err: unknown) => this.eventFailed(delivery, err, noop),
+        (value) => this.eventSettled(delivery, value, ended),
+        (err: unknown) => this.eventFailed(delivery, err, ended),
       );
       return;
     }
-    this.runWithProcessingHooks(context, async (runEndHook: () => void) => {
+    this.runWithProcessingHooks(context, async (nestEndHook: () => void) => {
+      const runEndHook = combineEnds(ended, nestEndHook);
       let value: unknown;
       try {
         value = await entry.handler(data, context);
@@ -378,7 +394,7 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   }
 
   /** An event handler returned (a value or a stream): acknowledge when it is done. */
-  private eventSettled(delivery: Delivery, result: unknown, runEndHook: () => void): void {
+  private eventSettled(delivery: Delivery, result: unknown, runEndHook: HandlerEnd): void {
     if (!isObservable(result)) {
       runEndHook();
       this.finish(delivery, RC_SUCCESS);
@@ -387,8 +403,8 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
     result.subscribe({
       // Nest's exception layer has already reported the failure (it logs event handler errors
       // because propagatesEventHandlerErrors is false); here it only decides the ack code.
-      error: () => {
-        runEndHook();
+      error: (err: unknown) => {
+        runEndHook(true, err);
         this.finish(delivery, this.failureCode());
       },
       complete: () => {
@@ -399,8 +415,8 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   }
 
   /** An event handler threw or rejected (Nest's handler proxies turn errors into error streams; a raw handler may still throw). */
-  private eventFailed(delivery: Delivery, err: unknown, runEndHook: () => void): void {
-    runEndHook();
+  private eventFailed(delivery: Delivery, err: unknown, runEndHook: HandlerEnd): void {
+    runEndHook(true, err);
     this.logger.error(err);
     this.finish(delivery, this.failureCode());
   }
@@ -414,15 +430,15 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
   }
 
   /** A request: answer where `reply` says, in its framing; its handler's failure acknowledges with `reply.failureAck`. */
-  private handleRequestMessage(entry: HandlerEntry, delivery: Delivery, data: unknown, context: Mqtt5Context, reply: ReplyTo): void {
+  private handleRequestMessage(entry: HandlerEntry, delivery: Delivery, data: unknown, context: Mqtt5Context, reply: ReplyTo, ended: HandlerEnd): void {
     const qos = this.options.replyQos ?? delivery.message.qos;
-    this.withProcessingHooks(context, async (runEndHook) => {
+    this.withProcessingHooks(context, ended, async (runEndHook) => {
       let result: unknown;
       try {
         result = await entry.handler(data, context);
       } catch (err) {
         // A raw handler threw (Nest's proxies return error streams): answer with the error.
-        runEndHook();
+        runEndHook(true, err);
         this.logger.error(err);
         await this.publishReply(reply, 'error', toErrorObject(err), qos);
         this.finish(delivery, reply.failureAck);
@@ -455,7 +471,8 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
         }
         if (done) this.finish(delivery, failed ? reply.failureAck : RC_SUCCESS);
       };
-      this.send((result as Observable<unknown>).pipe(finalize(runEndHook)), respond);
+      const ends = { error: (err: unknown) => runEndHook(true, err), finalize: () => runEndHook() };
+      this.send((result as Observable<unknown>).pipe(tap(ends)), respond);
     });
   }
 
@@ -481,12 +498,12 @@ export class ServerMqtt5 extends Server<Mqtt5Events> implements CustomTransportS
    * usual case — the handler runs directly, sparing the hook machinery per message. `fn` never
    * rejects: every failure is handled inside it.
    */
-  private withProcessingHooks(context: Mqtt5Context, fn: (runEndHook: () => void) => Promise<void>): void {
+  private withProcessingHooks(context: Mqtt5Context, ended: HandlerEnd, fn: (runEndHook: HandlerEnd) => Promise<void>): void {
     if (!this.hooksInstalled()) {
-      void fn(noop);
+      void fn(ended);
       return;
     }
-    this.runWithProcessingHooks(context, fn);
+    this.runWithProcessingHooks(context, (nestEndHook: () => void) => fn(combineEnds(ended, nestEndHook)));
   }
 
   /** Whether instrumentation installed Nest processing hooks (checked per message: they may be set after listen()). */

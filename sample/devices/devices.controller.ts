@@ -1,6 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { Ctx, Payload, RpcException } from '@nestjs/microservices';
 import { Mqtt5Context, Mqtt5EventPattern, Mqtt5MessagePattern } from '../../lib/index.js';
+import { traceSuffix } from '../tracing.js';
 import type { DeviceSummary, Reading, RebootAccepted, RebootRequest } from './device.types.js';
 import { StatusPublisher } from './status.publisher.js';
 import { TelemetryStore } from './telemetry.store.js';
@@ -42,7 +43,7 @@ export class DevicesController {
       this.logger.warn(`status ${deviceId}: unknown device`);
       throw new RpcException({ code: 'UNKNOWN_DEVICE', message: `unknown device ${deviceId}` });
     }
-    this.logger.log(`status ${deviceId}: answering ${summary.readings} readings, avg ${summary.avgCelsius} °C`);
+    this.logger.log(`status ${deviceId}: answering ${summary.readings} readings, avg ${summary.avgCelsius} °C${traceSuffix(ctx)}`);
     return summary;
   }
 
@@ -52,7 +53,7 @@ export class DevicesController {
     if (this.store.summary(deviceId) === undefined) {
       throw new RpcException({ code: 'UNKNOWN_DEVICE', message: `unknown device ${deviceId}` });
     }
-    this.logger.log(`reboot ${deviceId}: accepted (${request.reason})`);
+    this.logger.log(`reboot ${deviceId}: accepted (${request.reason})${traceSuffix(ctx)}`);
     this.store.setState(deviceId, 'rebooting');
     await this.status.publish(deviceId, 'rebooting');
     return { deviceId, accepted: true, reason: request.reason };

@@ -2,6 +2,7 @@ import { Controller, Inject, Logger } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Mqtt5Context, Mqtt5MessagePattern } from '../../lib/index.js';
+import { traceSuffix } from '../tracing.js';
 
 /** Injection token of this worker instance's name. */
 export const WORKER_NAME = 'WORKER_NAME';
@@ -33,7 +34,7 @@ export class JobsController {
   @Mqtt5MessagePattern('jobs/+', { share: 'workers', qos: 1 })
   async render(@Payload() job: Job, @Ctx() ctx: Mqtt5Context): Promise<JobResult> {
     const [kind] = ctx.getWildcards() as [string];
-    this.logger.log(`job ${job.id}: ${kind} of ${job.image} (via ${ctx.getSubscription()})`);
+    this.logger.log(`job ${job.id}: ${kind} of ${job.image} (via ${ctx.getSubscription()})${traceSuffix(ctx)}`);
     await delay(10 + job.id * 3); // stands for real work
     return { id: job.id, worker: this.name, thumbnail: `${job.image.replace(/\.\w+$/, '')}-128.webp` };
   }

@@ -12,6 +12,11 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { MqttBroker } from '../../lib/broker/index.js';
 import { MessageReceiver, MqttClient, connectionFromUrl } from '../../lib/client/index.js';
 import { Mqtt5Tracing } from '../../lib/nest/observability/index.js';
+import { ClientMqtt5, Mqtt5RecordBuilder } from '../../lib/nest/index.js';
+import { lastValueFrom } from 'rxjs';
+import path from 'node:path';
+import { DIST, ensureBuilt } from '../helpers/build.js';
+import { runProcess } from '../helpers/run-process.js';
 import { withTimeout } from '../helpers/wait.js';
 
 const exporter = new InMemorySpanExporter();
@@ -25,11 +30,12 @@ function spanNamed(name: string): ReadableSpan {
 }
 
 describe('trace context over MQTT', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
+    await ensureBuilt(path.join(DIST, 'lib', 'cli', 'main.js'));
     trace.setGlobalTracerProvider(provider);
     context.setGlobalContextManager(contextManager.enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  });
+  }, 240_000);
   afterAll(async () => {
     trace.disable();
     context.disable();
@@ -74,4 +80,44 @@ describe('trace context over MQTT', () => {
       await broker.close();
     }
   });
+
+  it('through ClientMqtt5: emit() puts the PRODUCER span\'s traceparent on the wire, printed by mosquitto_sub -F %P and by our CLI sub -v', async () => {
+    const broker = new MqttBroker();
+    const { tcp } = await broker.listen({ tcp: { port: 0, host: '127.0.0.1' } });
+    const url = `mqtt://127.0.0.1:${tcp!.port}`;
+    const client = new ClientMqtt5({ url, clientId: 'trace-transport' });
+    try {
+      exporter.reset();
+      // Retained, so that both tools read it after the fact.
+      const record = new Mqtt5RecordBuilder({ n: 1 }).setRetain(true).setUserProperties([['app', 'wire']]).build();
+      await trace.getTracer('test').startActiveSpan('outer', async (outer) => {
+        await lastValueFrom(client.emit('traced/transport', record), { defaultValue: undefined });
+        outer.end();
+      });
+      const publish = spanNamed('publish traced/transport');
+      expect(publish.parentSpanContext?.spanId).toBe(spanNamed('outer').spanContext().spanId);
+      const traceparent = `00-${publish.spanContext().traceId}-${publish.spanContext().spanId}-01`;
+
+      const mosquitto = await new Promise<string>((resolve, reject) => {
+        execFile(
+          'mosquitto_sub',
+          ['-V', '5', '-h', '127.0.0.1', '-p', String(tcp!.port), '-t', 'traced/transport', '-C', '1', '-W', '5', '-F', '%P'],
+          (err, stdout) => (err ? reject(err) : resolve(stdout)),
+        );
+      });
+      expect(mosquitto).toContain(`traceparent:${traceparent}`);
+      expect(mosquitto).toContain('app:wire');
+
+      const cli = await runProcess(process.execPath, [path.join(DIST, 'lib', 'cli', 'main.js'), 'sub', '-b', url, 'traced/transport', '1', '-v', '-C', '1', '--timeout', '10'], {
+        timeoutMs: 20_000,
+        env: { MQTT_URL: undefined, NO_COLOR: '1' },
+      });
+      expect(cli.code).toBe(0);
+      expect(cli.stdout).toContain(`user property: traceparent=${traceparent}`);
+      expect(cli.stdout).toContain('user property: app=wire');
+    } finally {
+      await client.close();
+      await broker.close();
+    }
+  }, 60_000);
 });

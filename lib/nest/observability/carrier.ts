@@ -38,3 +38,15 @@ export function hasTraceContext(userProperties: readonly UserProperty[] | undefi
   }
   return false;
 }
+
+/** The trace id in a `traceparent` value (`00-<trace id>-<span id>-<flags>`), or undefined. */
+export function traceIdOfTraceparent(userProperties: readonly UserProperty[] | undefined): string | undefined {
+  if (userProperties === undefined) return undefined;
+  for (let i = 0; i < userProperties.length; i++) {
+    const [name, value] = userProperties[i]!;
+    if (name !== TRACEPARENT) continue;
+    const id = value.split('-')[1];
+    return id !== undefined && /^[0-9a-f]{32}$/.test(id) && id !== '0'.repeat(32) ? id : undefined;
+  }
+  return undefined;
+}

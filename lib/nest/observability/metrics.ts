@@ -14,8 +14,8 @@ import { otelApi } from './otel-api.js';
 import * as sc from './semconv.js';
 import { endpointAttributes, INSTRUMENTATION_NAME, type Mqtt5TracingEndpoint } from './tracing.js';
 
-/** How a request made with `send()` ended. */
-export type Mqtt5RequestOutcome = 'ok' | 'error' | 'timeout' | 'no_responders';
+/** How a request made with `send()` ended (`cancelled`: the caller unsubscribed first). */
+export type Mqtt5RequestOutcome = 'ok' | 'error' | 'timeout' | 'no_responders' | 'cancelled';
 
 /** How a handler ended. */
 export type Mqtt5HandlerOutcome = 'ok' | 'error';
@@ -55,6 +55,13 @@ interface PatternAttributes {
 }
 
 const SECOND = 1000;
+
+/**
+ * Patterns with attributes of their own; beyond, `_OTHER` (a caller may `send()` to concrete topics:
+ * metric attributes must stay low-cardinality and the cache bounded).
+ */
+export const MAX_METRIC_PATTERNS = 1000;
+const OTHER_PATTERN = '_OTHER';
 
 /**
  * The metrics of one transport connection (one per ServerMqtt5 / ClientMqtt5). Durations are given
@@ -117,6 +124,11 @@ export class Mqtt5Metrics {
     i.requestDuration.record(ms / SECOND, p.outcomes[outcome]);
   }
 
+  /** Whether anything is recorded right now (the API is installed and a meter provider registered). */
+  get active(): boolean {
+    return this.current() !== undefined;
+  }
+
   /** The connection was re-established. */
   recordReconnect(): void {
     this.current()?.reconnects.add(1, this.base);
@@ -151,6 +163,7 @@ export class Mqtt5Metrics {
 
   private pattern(pattern: string): PatternAttributes {
     let p = this.byPattern.get(pattern);
+    if (p === undefined && pattern !== OTHER_PATTERN && this.byPattern.size >= MAX_METRIC_PATTERNS) return this.pattern(OTHER_PATTERN);
     if (p === undefined) {
       const at = (operation: string, type: string, extra?: Attributes): Attributes => ({
         ...this.base,
@@ -166,7 +179,13 @@ export class Mqtt5Metrics {
         request: at('request', sc.OPERATION_TYPE_SEND),
         process: at('process', sc.OPERATION_TYPE_PROCESS),
         processError: at('process', sc.OPERATION_TYPE_PROCESS, { [sc.ATTR_ERROR_TYPE]: 'error' }),
-        outcomes: { ok: outcome('ok'), error: outcome('error'), timeout: outcome('timeout'), no_responders: outcome('no_responders') },
+        outcomes: {
+          ok: outcome('ok'),
+          error: outcome('error'),
+          timeout: outcome('timeout'),
+          no_responders: outcome('no_responders'),
+          cancelled: at('request', sc.OPERATION_TYPE_SEND, { [ATTR_REQUEST_OUTCOME]: 'cancelled' }),
+        },
       };
       this.byPattern.set(pattern, p);
     }
@@ -181,7 +200,7 @@ function createInstruments(meter: Meter): Instruments {
     processDuration: meter.createHistogram(sc.METRIC_MESSAGING_PROCESS_DURATION, { unit: 's', description: 'Duration of handler runs.' }),
     requestDuration: meter.createHistogram(sc.METRIC_MESSAGING_CLIENT_OPERATION_DURATION, { unit: 's', description: 'Duration of send() requests, publish to reply.' }),
     requestsActive: meter.createUpDownCounter(METRIC_REQUESTS_ACTIVE, { unit: '{request}', description: 'send() requests awaiting their reply.' }),
-    requests: meter.createCounter(METRIC_REQUESTS, { unit: '{request}', description: 'send() requests by outcome (ok, error, timeout, no_responders).' }),
+    requests: meter.createCounter(METRIC_REQUESTS, { unit: '{request}', description: 'send() requests by outcome (ok, error, timeout, no_responders, cancelled).' }),
     reconnects: meter.createCounter(METRIC_RECONNECTS, { unit: '{reconnect}', description: 'Connections re-established after a loss.' }),
   };
 }

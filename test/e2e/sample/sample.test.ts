@@ -115,6 +115,27 @@ describe('npm run sample', () => {
     expect(r.code).toBe(0);
   });
 
+  it('with SAMPLE_TRACING=1 logs a trace id per request, one per request handled, and the failed request\'s with its warning', async () => {
+    const r = await runProcess(process.execPath, [MAIN, '--once'], { cwd: ROOT, env: { ...ENV, SAMPLE_TRACING: '1' }, timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    const out = lines(r.stdout);
+    expect(out[0]).toBe('Sample     tracing on: OpenTelemetry SDK registered (in-memory exporter)');
+    const TRACE = / trace_id=([0-9a-f]{32})$/;
+    const statuses = out.filter((l) => /^Devices    status dev-\d: answering /.test(l));
+    const reboots = out.filter((l) => l.startsWith('Devices    reboot dev-2: accepted'));
+    const jobs = out.filter((l) => /^worker-[ab] +job \d: /.test(l));
+    expect(statuses).toHaveLength(2);
+    expect(reboots).toHaveLength(1);
+    expect(jobs).toHaveLength(6);
+    const ids = [...statuses, ...reboots, ...jobs].map((l) => TRACE.exec(l)?.[1]);
+    expect(ids.every((id) => id !== undefined)).toBe(true);
+    // Each request is a trace of its own (the caller sends them outside any span).
+    expect(new Set(ids).size).toBe(ids.length);
+    // The request for an unknown device fails in its handler: a warning with its trace id.
+    expect(r.stderr).toMatch(/ServerMqtt5 +WARN Handler of "devices\/\+\/commands\/status" failed on "devices\/dev-9\/commands\/status": unknown device dev-9 trace_id=[0-9a-f]{32}/);
+    expect(out.at(-1)).toBe('Sample     stopped');
+  });
+
   it('keeps running after the demo, serves the CLI commands it suggests, and stops on SIGINT', async () => {
     const p = startProcess(process.execPath, [MAIN], { cwd: ROOT, env: { ...ENV, SAMPLE_EXIT: '0' } });
     await p.waitForLine('Ctrl-C to stop', 30_000);

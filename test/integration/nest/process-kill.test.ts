@@ -45,7 +45,7 @@ async function startWorker(url: string, clientId: string, sessionExpiry: number,
     await exited;
   };
   try {
-    await withTimeout(ready.promise, 20_000, 'the worker process to start');
+    await withTimeout(ready.promise, 45_000, 'the worker process to start');
   } catch (err) {
     await kill();
     throw err;
@@ -96,7 +96,7 @@ describe.each(BROKERS)('a service process killed mid-handler, on the %s', (name,
       await first.kill();
       await second?.kill();
     }
-  }, 60_000);
+  }, 150_000);
 
   // Not registered for Mosquitto: 2.0 does not re-send a dead shared-group member's messages to another member.
   if (name !== 'Mosquitto') it('in a shared group, another instance gets the message', async () => {
@@ -114,5 +114,5 @@ describe.each(BROKERS)('a service process killed mid-handler, on the %s', (name,
       await worker.kill();
       await closeAll(other);
     }
-  }, 60_000);
+  }, 150_000);
 });

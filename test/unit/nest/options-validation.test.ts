@@ -28,6 +28,9 @@ describe('options validation at construction', () => {
     ['connectTimeout', { connectTimeout: -10 }, /got -10/],
     ['will.topic', { will: { topic: 'a/#' } }, /"a\/#"/],
     ['will.qos', { will: { topic: 'a', qos: 3 } }, /got 3/],
+    ['telemetry', { telemetry: 'on' }, /"on"|on/],
+    ['telemetry.tracing', { telemetry: { tracing: 'yes' } }, /yes/],
+    ['telemetry.metrics', { telemetry: { metrics: 1 } }, /got 1/],
   ])('both sides: %s %j', (option, options, shown) => {
     for (const make of [() => new ServerMqtt5(options as never), () => new ClientMqtt5(options as never)]) {
       const e = optionsError(make);

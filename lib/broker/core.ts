@@ -2,6 +2,10 @@
  * The broker's engine, shared by all connections: sessions and their lifetime, admission and takeover,
  * publishing (retained store, routing, wills), shared-subscription redistribution, batched flushing,
  * metrics and shutdown. {@link MqttBroker} is its public face.
+ *
+ * Slightly over 500 lines: it is the one object every connection, session and the router call back
+ * into (ConnectionHost, SessionHost, RouterHost, RestoreHost); flow control, $SYS, persistence and the
+ * will timers already live in their own files, and what is left is the glue between them.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';

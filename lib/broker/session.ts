@@ -11,6 +11,10 @@
  * false and the publisher gets 0x97 Quota exceeded; `dropOldest`: the oldest queued ones are evicted).
  * Each drop is reported to the host (counted and emitted as a `drop` event): QoS 1/2 messages are never
  * lost silently. A full queue slows nobody down by itself; see {@link Session.backedUp}.
+ *
+ * Slightly over 500 lines: the queue, the in-flight map and their byte accounting change together on
+ * every delivery (the broker's hottest path) and must stay consistent; the store journal is an
+ * interface implemented elsewhere (store/persistence.ts).
  */
 import { PacketType, type Packet, type QoS } from '../codec/index.js';
 import type { Message } from './message.js';

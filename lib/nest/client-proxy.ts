@@ -1,3 +1,10 @@
+/**
+ * ClientMqtt5, the Nest ClientProxy over MqttClient: send() (v5 request/response), emit(), connection
+ * lifecycle (startup retry, offline queue, no-responders policy, bounded close) and telemetry call sites.
+ * Slightly over 500 lines: those lifecycle steps share the proxy's connection state; each policy itself
+ * lives in its own file (offline-queue.ts, no-responders.ts, connect-retry.ts, in-flight.ts,
+ * event-observable.ts, observability/transport-telemetry.ts).
+ */
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { InvalidMessageException } from '@nestjs/microservices/errors/invalid-message.exception.js';

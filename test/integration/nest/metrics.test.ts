@@ -81,7 +81,8 @@ describe('transport metrics through the real transport', () => {
     metrics.setGlobalMeterProvider(provider);
     broker = await startEmbeddedBroker();
     service = await startMicroservice([MeteredController], { url: broker.url, clientId: 'metered-service' });
-    caller = await startCaller({ url: broker.url, clientId: 'metered-caller', requestTimeout: 300 });
+    // noRespondersGrace 0: a 0x10 fails at once (no grace window after connecting).
+    caller = await startCaller({ url: broker.url, clientId: 'metered-caller', requestTimeout: 300, noRespondersGrace: 0 });
   }, 30_000);
 
   afterAll(async () => {

@@ -10,7 +10,7 @@
  * property read or two and allocates nothing. Attribute objects are cached per pattern.
  */
 import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
-import { otelApi } from './otel-api.js';
+import { otelApi, registeredGlobal, type OtelApiModule } from './otel-api.js';
 import * as sc from './semconv.js';
 import { endpointAttributes, INSTRUMENTATION_NAME, type Mqtt5TracingEndpoint } from './tracing.js';
 
@@ -72,6 +72,8 @@ export class Mqtt5Metrics {
   private readonly enabled: boolean;
   private readonly fixedMeter: Meter | undefined;
   private providerSeen: unknown;
+  private apiSeen: OtelApiModule | undefined;
+  private registeredSeen: unknown;
   private instruments: Instruments | undefined;
   private readonly byPattern = new Map<string, PatternAttributes>();
 
@@ -148,6 +150,12 @@ export class Mqtt5Metrics {
     if (this.fixedMeter !== undefined) return (this.instruments ??= createInstruments(this.fixedMeter));
     const api = otelApi();
     if (api === undefined) return undefined;
+    // Per message: a property read of the API's global registry; the API is asked only when what
+    // is registered there (or the API module) changed since the last call.
+    const registered = registeredGlobal('metrics');
+    if (api === this.apiSeen && registered === this.registeredSeen) return this.instruments;
+    this.apiSeen = api;
+    this.registeredSeen = registered;
     const provider = api.metrics.getMeterProvider();
     if (provider !== this.providerSeen) {
       this.providerSeen = provider;

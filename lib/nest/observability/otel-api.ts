@@ -25,6 +25,21 @@ export function otelApi(): OtelApiModule | undefined {
   return loaded ?? undefined;
 }
 
+/**
+ * The API's global registry key for the 1.x line (the peer range is `>=1.3.0 <2.0.0`): where
+ * `trace.setGlobalTracerProvider` / `metrics.setGlobalMeterProvider` register what they install.
+ */
+const GLOBAL_KEY = Symbol.for('opentelemetry.js.api.1');
+
+/**
+ * What the API's global registry holds for `type` (undefined while nothing was registered): one
+ * property read, so hot paths can tell "nothing changed since I last asked the API" without calling
+ * it per message. Registering or disabling a provider replaces this object.
+ */
+export function registeredGlobal(type: 'trace' | 'metrics'): unknown {
+  return (globalThis as { [GLOBAL_KEY]?: Record<string, unknown> })[GLOBAL_KEY]?.[type];
+}
+
 /** Test hook: pretend the API is absent (`null`), present (a module) or not yet looked up (`undefined`). */
 export function setOtelApiForTesting(api: OtelApiModule | null | undefined): void {
   loaded = api;

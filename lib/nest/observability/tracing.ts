@@ -9,7 +9,7 @@
  */
 import type { Attributes, Context, Span, SpanContext, SpanKind, Tracer } from '@opentelemetry/api';
 import { parseSharedSubscription, type UserProperty } from '../../codec/index.js';
-import { otelApi, type OtelApiModule } from './otel-api.js';
+import { otelApi, registeredGlobal, type OtelApiModule } from './otel-api.js';
 import { hasTraceContext, userPropertiesGetter, userPropertiesSetter } from './carrier.js';
 import * as sc from './semconv.js';
 
@@ -75,7 +75,8 @@ const CONSUME: Record<Mqtt5SpanRole, readonly [name: string, type: string, kind:
  */
 export class Mqtt5Tracing {
   private readonly endpoint: Attributes;
-  private providerSeen: unknown;
+  private apiSeen: OtelApiModule | undefined;
+  private registeredSeen: unknown;
   private providerActive = false;
 
   constructor(endpoint: Mqtt5TracingEndpoint = {}, private readonly enabled = true) {
@@ -84,7 +85,8 @@ export class Mqtt5Tracing {
 
   /**
    * Whether spans are recorded: the API is installed and a real tracer provider is registered.
-   * Re-evaluated cheaply on each call, so an SDK registered after start-up is picked up.
+   * Re-evaluated on each call with a property read of the API's global registry, so an SDK
+   * registered after start-up is picked up.
    */
   get active(): boolean {
     if (!this.enabled) return false;
@@ -145,17 +147,23 @@ export class Mqtt5Tracing {
     return api.trace.getTracer(INSTRUMENTATION_NAME);
   }
 
-  /** True unless the global provider is the API's no-op (nothing registered); cached per provider object. */
+  /**
+   * True unless the global provider is the API's no-op (nothing registered). Asked of the API only
+   * when the API module or what its global registry holds for `trace` changed since the last call
+   * (registering or disabling a provider replaces it; the proxy's delegate is set with it): per
+   * message this is a property read and two comparisons.
+   */
   private providerIsReal(api: OtelApiModule): boolean {
+    const registered = registeredGlobal('trace');
+    if (api === this.apiSeen && registered === this.registeredSeen) return this.providerActive;
+    this.apiSeen = api;
+    this.registeredSeen = registered;
     let provider: unknown = api.trace.getTracerProvider();
     const delegate = (provider as { getDelegate?: () => unknown }).getDelegate;
     if (typeof delegate === 'function') provider = delegate.call(provider);
-    if (provider !== this.providerSeen) {
-      this.providerSeen = provider;
-      // Identity with the API's no-op singleton fails across two copies of the API (CJS and ESM
-      // builds in one process), so the class name decides, once per provider object.
-      this.providerActive = (provider as { constructor?: { name?: string } }).constructor?.name !== 'NoopTracerProvider';
-    }
+    // Identity with the API's no-op singleton fails across two copies of the API (CJS and ESM
+    // builds in one process), so the class name decides.
+    this.providerActive = (provider as { constructor?: { name?: string } }).constructor?.name !== 'NoopTracerProvider';
     return this.providerActive;
   }
 

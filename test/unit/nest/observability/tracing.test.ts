@@ -250,3 +250,26 @@ describe('serverOf', () => {
     expect(serverOf(url)).toEqual(expected);
   });
 });
+
+describe('activity check (cached on the API global registry)', () => {
+  it('follows a provider registered after construction, disabled, then registered again', () => {
+    unregister();
+    const tracing = new Mqtt5Tracing({ clientId: 'cache' });
+    expect(tracing.active).toBe(false);
+    expect(tracing.active).toBe(false); // the cached answer
+    register();
+    expect(tracing.active).toBe(true);
+    const span = tracing.startSend('event', { topic: 't', pattern: 't' });
+    expect(span).toBeDefined();
+    span!.end();
+    unregister();
+    expect(tracing.active).toBe(false);
+    expect(tracing.startSend('event', { topic: 't', pattern: 't' })).toBeUndefined();
+    register();
+    expect(tracing.active).toBe(true);
+    setOtelApiForTesting(null);
+    expect(tracing.active).toBe(false);
+    setOtelApiForTesting(undefined);
+    expect(tracing.active).toBe(true);
+  });
+});

@@ -5,3 +5,4 @@
 export { DEFAULT_OPTIONS } from './options.js';
 export type { Session } from './session.js';
 export { TopicTree, SharedGroup, type SubscriptionEntry, type SubscriptionOptions } from './topic-tree.js';
+export { packageVersion } from './version.js';

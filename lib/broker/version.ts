@@ -1,4 +1,4 @@
-/** The package version, for `$SYS/broker/version`. */
+/** The package version, for `$SYS/broker/version` and the CLI's `--version` (one lookup, cached). */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

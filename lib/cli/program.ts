@@ -2,10 +2,8 @@
  * The `nest-mqtt5` command tree. Kept apart from main.ts (which only runs it) so that tests can
  * inspect the commands and their help without starting a process.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { packageVersion } from '../broker/internal.js';
 import { registerBroker } from './broker.js';
 import { registerConnect } from './connect.js';
 import { ExitCode } from './errors.js';
@@ -26,21 +24,6 @@ Environment:
 mosquitto_pub/sub-style flags work too: nest-mqtt5 pub -h 127.0.0.1 -p 1883 -t a/b -m hi -q 1
 
 Run "nest-mqtt5 <command> --help" for the options of a command.`;
-
-/** The package version, from the package.json above this file (lib/cli in sources, dist/lib/cli when built). */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'nest-mqtt5' && pkg.version !== undefined) return pkg.version;
-    } catch {
-      // No package.json at this level: look one level up.
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
-}
 
 /**
  * Builds the program. Commander's own errors (unknown option, bad value) throw a CommanderError

@@ -9,7 +9,8 @@
  *    and M retained 64 B messages stored (Mosquitto: after its SIGTERM save).
  *
  *   npm run build && node dist/bench/store/broker-durability.js [--messages 20000] [--scale 0.1]
- *   (--scale 1 = 100,000 sessions and 1,000,000 retained messages)
+ *   (--scale 1 = 100,000 sessions and 1,000,000 retained messages; --only throughput|restart runs one
+ *   part; --keep leaves the restart data dirs in place and prints them, for profiling a restart)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,10 @@ function arg(name: string, def: string): string {
 }
 const MESSAGES = Number(arg('messages', '20000'));
 const SCALE = Number(arg('scale', '0.1'));
+const ONLY = arg('only', 'all');
+/** With --only throughput: the targets to run, by row name prefix (e.g. --targets 'ours durable'). */
+const TARGETS = arg('targets', '');
+const KEEP = process.argv.includes('--keep');
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'cli', 'main.js');
 const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 const payload = Buffer.alloc(64, 0x61);
@@ -60,7 +65,9 @@ function waitOutput(proc: ChildProcess, re: RegExp): Promise<void> {
 async function startOurs(port: number, dir: string | undefined, sync: string): Promise<Broker> {
   const args = [CLI, 'broker', '--port', String(port), '--max-queued-messages', '10000000', '--max-session-expiry', '4294967295'];
   if (dir !== undefined) args.push('--data-dir', dir, '--sync', sync);
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_BROKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles our broker.
+  const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const proc = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitOutput(proc, /broker ready/);
   return broker(proc, port);
 }
@@ -195,6 +202,16 @@ async function main(): Promise<void> {
     return d;
   };
   try {
+    if (ONLY !== 'restart') await throughputPart(temp);
+    if (ONLY !== 'throughput') await restartPart(temp);
+  } finally {
+    if (KEEP) console.log(`kept: ${dirs.join(' ')}`);
+    else for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+async function throughputPart(temp: () => string): Promise<void> {
+  {
     console.log(`Broker persistence bench: ${MESSAGES} QoS 1 messages of 64 B, 20 in flight per publisher, persistent subscriber online`);
     console.log(['broker'.padEnd(30), '1 pub msg/s'.padStart(12), '10 pub msg/s'.padStart(13), 'B written/msg'.padStart(14)].join(''));
     const rows: [string, number, number, number][] = [];
@@ -205,6 +222,7 @@ async function main(): Promise<void> {
       ['ours in memory', (port) => startOurs(port, undefined, 'always')],
     ];
     for (const [name, start] of targets) {
+      if (TARGETS !== '' && !TARGETS.split(',').some((t) => name.startsWith(t))) continue;
       const b = await start(await freePort());
       try {
         const one = await throughput(b, 1);
@@ -215,10 +233,16 @@ async function main(): Promise<void> {
         await b.stop();
       }
     }
+    if (rows.length < 4) return;
     const [mq, durable, periodic, memory] = rows as [typeof rows[0], typeof rows[0], typeof rows[0], typeof rows[0]];
     console.log(`ratios: durable/mosquitto 1 pub ${(durable[1] / mq[1]).toFixed(2)}× (target ≥ 1.0), 10 pubs ${(durable[2] / mq[2]).toFixed(2)}× (target ≥ 1.5); ` +
       `durable/in-memory ${(durable[1] / memory[1]).toFixed(2)}× (target ≥ 0.5); periodic/mosquitto ${(periodic[1] / mq[1]).toFixed(2)}×`);
 
+  }
+}
+
+async function restartPart(temp: () => string): Promise<void> {
+  {
     const sessions = Math.round(100_000 * SCALE);
     const retained = Math.round(1_000_000 * SCALE);
     console.log(`\nRestart with ${sessions.toLocaleString()} persistent sessions (one subscription each) and ${retained.toLocaleString()} retained 64 B messages (spawn → first CONNACK)`);
@@ -237,8 +261,6 @@ async function main(): Promise<void> {
     const theirs = await restartTime(() => startMosquitto(mqPort, mqDir, true));
     await theirs.b.stop();
     console.log(`ours ${Math.round(ours.ms)} ms, mosquitto ${Math.round(theirs.ms)} ms: ${(ours.ms / theirs.ms).toFixed(2)}× (target ≤ 1.0)`);
-  } finally {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
 

@@ -83,7 +83,11 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
         ...(p.sync !== undefined ? { sync: p.sync } : {}),
         ...(p.flushIntervalMs !== undefined ? { flushIntervalMs: p.flushIntervalMs } : {}),
       });
-      const persistence = new Persistence(store, (err) => this.core.clientError(null, err));
+      const persistence = new Persistence(
+        store,
+        (err) => this.core.clientError(null, err),
+        () => this.core.flushNow(),
+      );
       // Set first: wills and expiries handled while restoring are written through too.
       this.core.persistence = persistence;
       return restoreBroker(persistence, this.core);

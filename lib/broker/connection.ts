@@ -55,7 +55,7 @@ import type { DisconnectInitiator } from './events.js';
 import { Message } from './message.js';
 import { OutgoingAliases } from './outgoing-aliases.js';
 import type { Session, SessionLink } from './session.js';
-import { storeFailureReasonCode, type AckTarget } from './store/persistence.js';
+import { showsDurableState, storeFailureReasonCode, type AckTarget } from './store/persistence.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
 import { isSysTopic } from './sys-topics.js';
 
@@ -165,6 +165,10 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
   private out: Buffer[] | null = null;
   private outBytes = 0;
   private dirty = false;
+  /** The store group the buffered bytes wait for (0: none); see Persistence. */
+  private holdGroup = 0;
+  /** Registered with the persistence to be released when `holdGroup` is durable. */
+  private heldByStore = false;
   private writeBlocked = false;
   /** The last write was not taken whole by the kernel: deliveries into our buffers are bounded by the high-water mark until 'drain'. */
   private needDrain = false;
@@ -319,6 +323,12 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
     if (out === null) this.out = [buf];
     else out.push(buf);
     this.outBytes += buf.length;
+    const persistence = this.host.persistence;
+    if (persistence !== null) {
+      // A packet that shows durable state waits for the group holding that state (see Persistence).
+      const group = persistence.unsettledGroup;
+      if (group !== 0 && showsDurableState(buf[0]!)) this.holdGroup = group;
+    }
     if (!this.dirty) {
       this.dirty = true;
       this.host.scheduleFlush(this);
@@ -401,8 +411,34 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
     return this.problemInformation ? { reasonString } : undefined;
   }
 
-  /** Writes the queued bytes in one socket write (called once per event-loop turn by the core). */
+  /**
+   * Writes the queued bytes in one socket write (called once per event-loop turn by the core), unless
+   * they wait for a store group commit: then once it is durable ({@link releaseHeld}).
+   */
   flush(): void {
+    const group = this.holdGroup;
+    if (group !== 0) {
+      const persistence = this.host.persistence;
+      if (persistence !== null && !persistence.settled(group)) {
+        if (!this.heldByStore) {
+          this.heldByStore = true;
+          persistence.hold(this, group);
+        }
+        return;
+      }
+      this.holdGroup = 0;
+    }
+    this.writeOut();
+  }
+
+  /** @internal The store group this connection's bytes waited for is durable. */
+  releaseHeld(): void {
+    this.heldByStore = false;
+    if (this.dirty) this.flush();
+  }
+
+  /** Writes the queued bytes now, in one socket write. */
+  private writeOut(): void {
     this.dirty = false;
     const out = this.out;
     if (out === null) return;
@@ -450,8 +486,8 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
     }
     // Our answers to this chunk (acks, CONNACK, SUBACK, …) go out in one write now, before the read
     // buffer is released; deliveries to other clients wait for the end of the event-loop turn. With
-    // persistence, nothing goes out while a store commit is pending: the core flushes after it.
-    if (this.dirty && (this.host.persistence === null || !this.host.persistence.holding)) this.flush();
+    // persistence, packets that show state not yet durable wait for its commit (flush() holds them).
+    if (this.dirty) this.flush();
   }
 
   /** @internal One decoded packet, in order. */
@@ -801,7 +837,7 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
         this.host.clientError(this.info, err instanceof Error ? err : new Error(String(err)));
       }
     }
-    this.flush();
+    this.writeOut();
     const wasConnected = this.connState === ConnState.Connected;
     this.connState = ConnState.Closed;
     this.clearTimer();

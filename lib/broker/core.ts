@@ -451,13 +451,16 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost, Rest
     if (this.flushImmediate === null) this.flushImmediate = setImmediate(this.flushAll);
   }
 
+  /** Writes what is batched now instead of at the end of the turn (a group commit released acks). */
+  flushNow(): void {
+    if (this.flushImmediate === null) return;
+    clearImmediate(this.flushImmediate);
+    this.flushAll();
+  }
+
   private readonly flushAll = (): void => {
     this.flushImmediate = null;
-    // No bytes leave before the store changes that produced them are durable (see Persistence).
-    if (this.persistence !== null && this.persistence.holding) {
-      this.persistence.afterCommit(this.flushAll);
-      return;
-    }
+    // A connection whose bytes show state not yet durable holds them itself (see Persistence).
     const list = this.flushQueue;
     this.flushQueue = this.flushSpare;
     this.flushSpare = list;

@@ -7,15 +7,21 @@
  * - **Acks wait for the commit.** PUBACK/PUBREC of an inbound QoS 1/2 message are queued with
  *   {@link Persistence.acknowledge} and sent once the group holding the message is durable — or, when
  *   the commit fails, replaced by 0x97 (store full) / 0x80, and the message is not acknowledged.
- * - **No bytes before the store has them.** While a group is being committed, the core holds every
- *   socket write ({@link Persistence.holding}): a delivery, its PUBREL, a CONNACK or a SUBACK never
- *   reaches a peer before the state that produced it is on disk. So what a peer has seen is never
- *   ahead of what a restart restores (a QoS 2 message cannot be delivered twice across a crash).
+ * - **No bytes before the store has them.** A connection that is sent a packet while a group is not
+ *   yet durable is held until that group is ({@link Persistence.unsettledGroup}): a QoS 2 delivery,
+ *   a PUBREL, PUBCOMP, CONNACK or SUBACK never reaches a peer before the state that produced it is on
+ *   disk, so what a peer has seen is never ahead of what a restart restores (a QoS 2 message cannot
+ *   be delivered twice across a crash). QoS 0/1 deliveries are not held: a QoS 1 message seen before
+ *   its group is durable was not acknowledged to its publisher yet, so a crash makes it come again —
+ *   the duplicate QoS 1 allows — and an online subscriber's work overlaps the commit.
+ *
+ * Groups are numbered; a commit may start while the previous one is still being synced, and each
+ * held ack or connection waits for the group that was newest when it was held.
  *
  * A broker without persistence has no Persistence object at all (the core's field is null), so its hot
  * path pays one null check.
  */
-import type { Will } from '../../codec/index.js';
+import { PacketType, type Will } from '../../codec/index.js';
 import { StoreFullError } from '../../store/index.js';
 import type { Message } from '../message.js';
 import type { Delivery, Session, SessionJournal } from '../session.js';
@@ -26,10 +32,27 @@ import type { OutboundState, StoredMessage, StoredSession, StoredWill } from './
 /** How long a lazily staged delete may wait for a group commit to join before it is committed alone. */
 const LAZY_COMMIT_MS = 200;
 
+/** Something whose output waits for a group commit (a connection's buffered packets, the core's batch). */
+export interface HeldWrite {
+  /** The group it waited for is durable: write now (it may be held again for a newer group). */
+  releaseHeld(): void;
+}
+
 /** Who receives a deferred acknowledgement (the connection the PUBLISH came on). */
 export interface AckTarget {
   /** Sends PUBACK/PUBREC (`type`) for `packetId` with `reasonCode` (≥ 0x80 when the store failed). */
   sendStoredAck(type: number, packetId: number, reasonCode: number): void;
+}
+
+/**
+ * Whether a packet (by its first byte) shows the peer state that a store commit must make durable first:
+ * everything but QoS 0/1 PUBLISH, PUBACK/PUBREC (sent only once their message is stored, or refusals)
+ * and PINGRESP. See {@link Persistence}.
+ */
+export function showsDurableState(firstByte: number): boolean {
+  const type = firstByte >> 4;
+  if (type === PacketType.PUBLISH) return (firstByte & 0x06) === 0x04;
+  return type !== PacketType.PUBACK && type !== PacketType.PUBREC && type !== PacketType.PINGRESP;
 }
 
 /** The reason code for an inbound QoS 1/2 message the store could not keep. */
@@ -63,44 +86,65 @@ export class Persistence implements SessionJournal {
   failure: Error | undefined = undefined;
   /** Session records as last written (to rewrite one with a new disconnect time or will). */
   private readonly records = new Map<string, StoredSession>();
-  /** A group commit is pending: writes are held and acks wait. */
-  private pending = false;
-  // Deferred acks of the pending group, as parallel arrays (no object per ack).
+  // Group commit bookkeeping: groups are numbered from 1 in the order the store forms them.
+  private lastCommit: Promise<void> | undefined = undefined;
+  private groups = 0;
+  /** The newest group with staged changes (0: none yet). */
+  private stagedGroup = 0;
+  /** The newest group known durable (or failed). */
+  private settledGroup = 0;
+  // Deferred acks, oldest first, as parallel arrays (no object per ack), each with the group it waits for.
   private ackTargets: AckTarget[] = [];
   private ackTypes: number[] = [];
   private ackIds: number[] = [];
   private ackCodes: number[] = [];
-  private held: (() => void)[] = [];
+  private ackGroups: number[] = [];
+  private ackHead = 0;
+  /** Held connections (each flushes itself once its group has settled) and callbacks, with their groups. */
+  private held: HeldWrite[] = [];
+  private heldGroups: number[] = [];
   // The last message turned into a record: a message routed to many sessions is converted once.
   private lastMessage: Message | null = null;
   private lastStored: StoredMessage | null = null;
   private lazyTimer: NodeJS.Timeout | null = null;
-  private readonly settled = (): void => this.release(undefined);
-  private readonly failed = (err: unknown): void => this.release(err instanceof Error ? err : new Error(String(err)));
 
   constructor(
     readonly store: BrokerStore,
     /** Told once when the store fails (the broker reports it; new QoS 1/2 publishes are refused). */
     private readonly onFailure: (error: Error) => void,
+    /** Called after a group released acks or writes: they go out at once, not a loop turn later. */
+    private readonly onReleased: () => void = () => undefined,
   ) {}
 
-  /** Whether socket writes must wait: something is staged and not yet durable. */
-  get holding(): boolean {
-    return this.pending;
+  /**
+   * The group a packet sent now depends on: the newest one with staged changes while it is not yet
+   * durable, else 0 (nothing to wait for).
+   */
+  get unsettledGroup(): number {
+    return this.stagedGroup > this.settledGroup ? this.stagedGroup : 0;
   }
 
-  /** Runs `fn` once the pending group is durable (or failed); at once when none is pending. */
-  afterCommit(fn: () => void): void {
-    if (!this.pending) fn();
-    else this.held.push(fn);
+  /** Whether `group` (from {@link unsettledGroup}) is durable (or failed) by now. */
+  settled(group: number): boolean {
+    return group <= this.settledGroup;
+  }
+
+  /** Runs `write.releaseHeld()` once `group` has settled (at once if it has). */
+  hold(write: HeldWrite, group: number): void {
+    if (group <= this.settledGroup) write.releaseHeld();
+    else {
+      this.held.push(write);
+      this.heldGroups.push(group);
+    }
   }
 
   /**
    * Acknowledges an inbound QoS 1/2 message once what was staged for it is durable: now when nothing
-   * is pending (acks keep their order: one pending before makes this one wait too).
+   * is unsettled (acks keep their order: one waiting before makes this one wait too).
    */
   acknowledge(target: AckTarget, type: number, packetId: number, reasonCode: number): void {
-    if (!this.pending) {
+    const group = this.unsettledGroup;
+    if (group === 0 && this.ackHead === this.ackTargets.length) {
       target.sendStoredAck(type, packetId, reasonCode);
       return;
     }
@@ -108,6 +152,7 @@ export class Persistence implements SessionJournal {
     this.ackTypes.push(type);
     this.ackIds.push(packetId);
     this.ackCodes.push(reasonCode);
+    this.ackGroups.push(group === 0 ? this.settledGroup : group);
   }
 
   // Sessions --------------------------------------------------------------------------------------------
@@ -269,48 +314,85 @@ export class Persistence implements SessionJournal {
 
   /** Something that need not be durable before any write was staged: commit it with the next group, or soon. */
   private touchLazily(): void {
-    if (this.pending || this.lazyTimer !== null) return;
+    if (this.unsettledGroup !== 0 || this.lazyTimer !== null) return;
     this.lazyTimer = setTimeout(this.commitLazily, LAZY_COMMIT_MS);
   }
 
   private readonly commitLazily = (): void => {
     this.lazyTimer = null;
-    if (!this.pending) this.store.commit().catch(this.failed);
+    if (this.unsettledGroup === 0) this.touch();
   };
 
-  /** Something was staged: make sure this turn's group commit is coming. */
+  /** Something was staged: make sure the store's group that holds it is coming, and number it. */
   private touch(): void {
-    if (this.pending) return;
-    this.pending = true;
-    this.store.commit().then(this.settled, this.failed);
+    const commit = this.store.commit();
+    if (commit === this.lastCommit) return;
+    // A new group (the store hands out one promise per group).
+    this.lastCommit = commit;
+    const group = ++this.groups;
+    this.stagedGroup = group;
+    commit.then(
+      () => this.release(group, undefined),
+      (err: unknown) => this.release(group, err instanceof Error ? err : new Error(String(err))),
+    );
   }
 
-  /** The group settled: send (or refuse) its acks, then the writes that waited for it. */
-  private release(error: Error | undefined): void {
-    this.pending = false;
-    this.lastMessage = null;
-    this.lastStored = null;
+  /** Group `group` settled: send (or refuse) the acks and release the writes that waited for it. */
+  private release(group: number, error: Error | undefined): void {
+    if (group > this.settledGroup) this.settledGroup = group;
+    if (group === this.stagedGroup) {
+      this.lastMessage = null;
+      this.lastStored = null;
+    }
     if (error !== undefined && this.failure === undefined) {
       this.failure = error;
       this.onFailure(error);
     }
+    const settled = this.settledGroup;
     const targets = this.ackTargets;
-    const types = this.ackTypes;
-    const ids = this.ackIds;
-    const codes = this.ackCodes;
-    if (targets.length !== 0) {
-      this.ackTargets = [];
-      this.ackTypes = [];
-      this.ackIds = [];
-      this.ackCodes = [];
+    let head = this.ackHead;
+    const sentAcks = head < targets.length && this.ackGroups[head]! <= settled;
+    if (head < targets.length && this.ackGroups[head]! <= settled) {
       const refusal = error === undefined ? 0 : storeFailureReasonCode(error);
-      for (let i = 0; i < targets.length; i++) targets[i]!.sendStoredAck(types[i]!, ids[i]!, refusal === 0 ? codes[i]! : refusal);
+      const types = this.ackTypes;
+      const ids = this.ackIds;
+      const codes = this.ackCodes;
+      const groups = this.ackGroups;
+      for (; head < targets.length && groups[head]! <= settled; head++) {
+        targets[head]!.sendStoredAck(types[head]!, ids[head]!, refusal === 0 ? codes[head]! : refusal);
+      }
+      if (head === targets.length) {
+        this.ackTargets = [];
+        this.ackTypes = [];
+        this.ackIds = [];
+        this.ackCodes = [];
+        this.ackGroups = [];
+        head = 0;
+      } else if (head > 1024 && head * 2 > targets.length) {
+        // Under steady load the queue may never drain: drop the sent prefix now and then.
+        targets.splice(0, head);
+        this.ackTypes.splice(0, head);
+        this.ackIds.splice(0, head);
+        this.ackCodes.splice(0, head);
+        this.ackGroups.splice(0, head);
+        head = 0;
+      }
+      this.ackHead = head;
     }
     const held = this.held;
     if (held.length !== 0) {
+      const groups = this.heldGroups;
       this.held = [];
-      for (const fn of held) fn();
+      this.heldGroups = [];
+      for (let i = 0; i < held.length; i++) {
+        if (groups[i]! <= settled) held[i]!.releaseHeld();
+        else {
+          this.held.push(held[i]!);
+          this.heldGroups.push(groups[i]!);
+        }
+      }
     }
+    if (sentAcks || held.length !== 0) this.onReleased();
   }
 
   /** Commits what is staged and closes the store. */

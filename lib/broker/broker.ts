@@ -16,6 +16,7 @@ import { MemorySessionStore } from './store.js';
 import type { BrokerStoreLoadStats } from './store/broker-store.js';
 import { DurableBrokerStore } from './store/durable-store.js';
 import { Persistence } from './store/persistence.js';
+import { DurableRetainedStore } from './store/durable-retained.js';
 import { restoreBroker } from './store/restore.js';
 
 /** A message published by the application itself through {@link MqttBroker.publish}. */
@@ -43,12 +44,14 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
   private closing: Promise<void> | null = null;
   private starting: Promise<BrokerStoreLoadStats | undefined> | null = null;
   private readonly persistenceOptions: MqttBrokerOptions['persistence'];
+  private readonly customRetainedStore: boolean;
 
   /** Throws BrokerOptionsError for an option out of range. */
   constructor(options: MqttBrokerOptions = {}) {
     super();
     const resolved = resolveOptions(options);
     this.persistenceOptions = options.persistence;
+    this.customRetainedStore = options.retainedStore !== undefined;
     this.core = new BrokerCore(resolved, this, options.sessionStore ?? new MemorySessionStore(), options.retainedStore ?? new MemoryRetainedStore());
     this.network = new Listeners(
       (socket, kind) => this.core.accept(socket, kind),
@@ -90,7 +93,18 @@ export class MqttBroker extends EventEmitter<BrokerEventMap> {
       );
       // Set first: wills and expiries handled while restoring are written through too.
       this.core.persistence = persistence;
-      return restoreBroker(persistence, this.core);
+      // Retained messages stay in the data file (read on demand) unless the application brought its own
+      // retained store. What was retained in memory before start() ($SYS) carries over, unless the file
+      // has the topic (as when the file was loaded over it).
+      const previous = this.core.retained;
+      const onDemand = !this.customRetainedStore && previous instanceof MemoryRetainedStore;
+      if (onDemand) {
+        const retained = new DurableRetainedStore(store);
+        for (const m of previous.all()) if (retained.get(m.topic) === undefined) retained.set(m);
+        this.core.retained = retained;
+        persistence.retained = retained;
+      }
+      return restoreBroker(persistence, this.core, !onDemand);
     })();
     return this.starting;
   }

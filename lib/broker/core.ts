@@ -106,7 +106,8 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost, Rest
     readonly options: ResolvedOptions,
     readonly events: EventEmitter<BrokerEventMap>,
     readonly sessions: SessionStore,
-    readonly retained: RetainedStore,
+    /** Replaced once at start with persistence (retained messages then read from the data file). */
+    public retained: RetainedStore,
   ) {
     this.wills = new WillScheduler((will, client, session) => {
       this.publishWill(will, client, session);
@@ -523,7 +524,7 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost, Rest
     return this.tree.add(filter, session, options).entry;
   }
 
-  retain(message: Message): void {
+  retain(message: RetainedMessage): void {
     this.retained.set(message);
   }
 

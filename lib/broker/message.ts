@@ -89,6 +89,12 @@ export class Message implements RetainedMessage {
     return msg;
   }
 
+  /** Declares the payload independent already (a copy its creator made), so {@link own} keeps it as is. */
+  owns(): this {
+    this.owned = true;
+    return this;
+  }
+
   /** Whether the message has outlived its Message Expiry Interval at `now`. */
   isExpired(now: number): boolean {
     return this.expiresAt !== 0 && this.expiresAt <= now;

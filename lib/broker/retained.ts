@@ -90,6 +90,13 @@ export class MemoryRetainedStore implements RetainedStore {
     }
   }
 
+  /** Every stored message, `$` topics included. */
+  all(): RetainedMessage[] {
+    const out: RetainedMessage[] = [];
+    this.visitBelow(this.root, false, (m) => out.push(m));
+    return out;
+  }
+
   private visitBelow(start: RetainedNode, skipDollar: boolean, visit: (message: RetainedMessage) => void): void {
     const stack: RetainedNode[] = [];
     if (start.children !== null) {

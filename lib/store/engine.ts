@@ -75,6 +75,8 @@ interface FormatRecord {
 }
 
 const FORMAT_KEY = 'format';
+/** The key under which each table keeps its shared msgpack structures (counted by the table's statistics, skipped by ranges). */
+export const STRUCTURES_KEY = Symbol.for('structures');
 const DATA_FILE = 'store.mdb';
 const ENOSPC = 28;
 const EDQUOT = 122;
@@ -129,7 +131,7 @@ export class StoreEngine {
     this.root = root;
     this.sync = sync;
     // Shared msgpack structures: field names are stored once per table, not in every record.
-    for (const name of ['meta', ...tableNames]) this.tables.set(name, root.openDB({ name, sharedStructuresKey: Symbol.for('structures') }));
+    for (const name of ['meta', ...tableNames]) this.tables.set(name, root.openDB({ name, sharedStructuresKey: STRUCTURES_KEY }));
     if (sync === 'periodic') {
       this.flushTimer = setInterval(() => this.flushOs(), flushIntervalMs);
       this.flushTimer.unref();

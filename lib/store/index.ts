@@ -3,7 +3,7 @@
  * broker's `BrokerStore` and the client's `DurableSessionStore` are built on, and its typed errors.
  * Imports nothing from the other layers.
  */
-export { StoreEngine, type StoreEngineOptions, type SyncMode } from './engine.js';
+export { STRUCTURES_KEY, StoreEngine, type StoreEngineOptions, type SyncMode } from './engine.js';
 export {
   StoreClosedError,
   StoreCorruptError,

@@ -17,7 +17,8 @@ export interface BrokerStoreLoader {
   /** Outbound messages of a session come in `seq` order. */
   outbound(message: StoredOutbound): void;
   inbound(inbound: StoredInbound): void;
-  retained(message: StoredMessage): void;
+  /** Absent when retained messages are read from the store on demand: they are then only counted. */
+  retained?(message: StoredMessage): void;
 }
 
 /** Counts of what {@link BrokerStore.load} delivered. */

@@ -3,7 +3,7 @@
  * per record kind. Keys: sessions and retained by client id / topic; subscriptions, outbound messages
  * and inbound ids by `[clientId, filter | seq | packetId]`, so a session's records are one key range.
  */
-import { StoreEngine, type SyncMode } from '../../store/index.js';
+import { STRUCTURES_KEY, StoreEngine, type SyncMode } from '../../store/index.js';
 import type { BrokerStore, BrokerStoreLoader, BrokerStoreLoadStats } from './broker-store.js';
 import type { StoredMessage, StoredOutbound, StoredSession, StoredSubscription } from './records.js';
 
@@ -21,6 +21,13 @@ export interface DurableBrokerStoreOptions {
 }
 
 const TABLES = ['sessions', 'subscriptions', 'outbound', 'inbound', 'retained'] as const;
+
+/** `m` with its payload as a Buffer (msgpack decodes binary data as a Uint8Array): a view, no copy. */
+function withBufferPayload(m: StoredMessage): StoredMessage & { readonly payload: Buffer } {
+  const p = m.payload;
+  if (Buffer.isBuffer(p)) return m as StoredMessage & { readonly payload: Buffer };
+  return { ...m, payload: Buffer.from(p.buffer, p.byteOffset, p.byteLength) };
+}
 
 /** A {@link BrokerStore} on disk. */
 export class DurableBrokerStore implements BrokerStore {
@@ -106,6 +113,32 @@ export class DurableBrokerStore implements BrokerStore {
     return this.engine.commit();
   }
 
+  /** The committed retained message of `topic`. */
+  getRetained(topic: string): (StoredMessage & { readonly payload: Buffer }) | undefined {
+    const m = this.retainedTable.get(topic) as StoredMessage | undefined;
+    return m === undefined ? undefined : withBufferPayload(m);
+  }
+
+  /** Whether a retained message of `topic` is committed. */
+  hasRetained(topic: string): boolean {
+    return this.retainedTable.doesExist(topic);
+  }
+
+  /** Number of committed retained messages (from the table's statistics: no scan). */
+  retainedCount(): number {
+    const entries = (this.retainedTable.getStats() as { entryCount: number }).entryCount;
+    // The table also holds its msgpack structures record (a symbol key that ranges skip).
+    return this.retainedTable.doesExist(STRUCTURES_KEY) ? entries - 1 : entries;
+  }
+
+  /** The committed retained messages whose topic starts with `prefix`, in key order. */
+  *retainedFrom(prefix: string): Generator<StoredMessage & { readonly payload: Buffer }> {
+    for (const { key, value } of this.retainedTable.getRange(prefix === '' ? {} : { start: prefix })) {
+      if (!(key as string).startsWith(prefix)) return;
+      yield withBufferPayload(value as StoredMessage);
+    }
+  }
+
   load(loader: BrokerStoreLoader): BrokerStoreLoadStats {
     let sessions = 0;
     let subscriptions = 0;
@@ -129,9 +162,12 @@ export class DurableBrokerStore implements BrokerStore {
       loader.inbound({ clientId, packetId });
       inbound++;
     }
-    for (const { value } of this.retainedTable.getRange()) {
-      loader.retained(value as StoredMessage);
-      retained++;
+    if (loader.retained === undefined) retained = this.retainedCount();
+    else {
+      for (const { value } of this.retainedTable.getRange()) {
+        loader.retained(value as StoredMessage);
+        retained++;
+      }
     }
     return { sessions, subscriptions, outbound, inbound, retained };
   }

@@ -27,6 +27,7 @@ import type { Message } from '../message.js';
 import type { Delivery, Session, SessionJournal } from '../session.js';
 import type { SubscriptionEntry } from '../topic-tree.js';
 import type { BrokerStore } from './broker-store.js';
+import type { DurableRetainedStore } from './durable-retained.js';
 import type { OutboundState, StoredMessage, StoredSession, StoredWill } from './records.js';
 
 /** How long a lazily staged delete may wait for a group commit to join before it is committed alone. */
@@ -86,6 +87,8 @@ export class Persistence implements SessionJournal {
   failure: Error | undefined = undefined;
   /** Session records as last written (to rewrite one with a new disconnect time or will). */
   private readonly records = new Map<string, StoredSession>();
+  /** The broker's retained store when it reads from the data file: told when its writes are durable. */
+  retained: DurableRetainedStore | null = null;
   // Group commit bookkeeping: groups are numbered from 1 in the order the store forms them.
   private lastCommit: Promise<void> | undefined = undefined;
   private groups = 0;
@@ -264,6 +267,7 @@ export class Persistence implements SessionJournal {
     if (message === null) this.store.deleteRetained(topic);
     else this.store.putRetained(storedMessage(message));
     this.touch();
+    this.retained?.staged(topic, message, this.stagedGroup);
   }
 
   // SessionJournal: the deliveries of persistent sessions ---------------------------------------------------
@@ -349,6 +353,7 @@ export class Persistence implements SessionJournal {
       this.onFailure(error);
     }
     const settled = this.settledGroup;
+    if (error === undefined) this.retained?.committed(settled);
     const targets = this.ackTargets;
     let head = this.ackHead;
     const sentAcks = head < targets.length && this.ackGroups[head]! <= settled;

@@ -133,6 +133,45 @@ describe('broker persistence across a restart', () => {
   });
 });
 
+describe('retained messages read from the data file', () => {
+  it('after a restart: delivered on subscribe, replaced, cleared, expired — with $SYS statistics beside them', async () => {
+    const dir = tempDir();
+    let tb = await start(dir);
+    const { client: pub } = await tb.raw({ clientId: uid('pub') });
+    let pid = 1;
+    const retain = async (topic: string, payload: string, properties?: PublishPacket['properties']): Promise<void> => {
+      pub.send({ type: PacketType.PUBLISH, topic, payload: Buffer.from(payload), qos: 1, retain: true, dup: false, packetId: pid, ...(properties ? { properties } : {}) });
+      expect((await pub.expect(PacketType.PUBACK)).packetId).toBe(pid++);
+    };
+    for (let i = 0; i < 20; i++) await retain(`dev/${i}/state`, `s${i}`);
+    await retain('dev/short/state', 'soon gone', { messageExpiryInterval: 1 });
+    await tb.close();
+    await new Promise<void>((resolve) => setTimeout(resolve, 1100)); // the expiry passes in wall-clock time
+
+    tb = await start(dir, { sysInterval: 60 });
+    expect(tb.broker.metrics().retainedMessages).toBeGreaterThanOrEqual(21); // counted from the file, $SYS on top
+    const { client: p2 } = await tb.raw({ clientId: uid('pub2') });
+    p2.send({ type: PacketType.PUBLISH, topic: 'dev/3/state', payload: Buffer.from('new'), qos: 1, retain: true, dup: false, packetId: 1 });
+    await p2.expect(PacketType.PUBACK);
+    p2.send({ type: PacketType.PUBLISH, topic: 'dev/4/state', payload: Buffer.alloc(0), qos: 1, retain: true, dup: false, packetId: 2 });
+    await p2.expect(PacketType.PUBACK);
+    const { client: sub } = await tb.raw({ clientId: uid('sub') });
+    sub.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: 'dev/+/state', qos: 1 }, { topicFilter: '$SYS/broker/version', qos: 0 }] });
+    await sub.expect(PacketType.SUBACK);
+    const got = new Map<string, string>();
+    while (got.size < 20) {
+      const m = await sub.nextMatching(isPublish);
+      expect(m.retain).toBe(true);
+      got.set(m.topic, m.payload.toString());
+    }
+    expect(got.get('dev/3/state')).toBe('new');
+    expect(got.has('dev/4/state')).toBe(false);
+    expect(got.has('dev/short/state')).toBe(false); // expired while the broker was down
+    expect(got.get('dev/0/state')).toBe('s0');
+    expect(got.get('$SYS/broker/version')).toMatch(/^nest-mqtt5 version /);
+  });
+});
+
 describe('bad storage', () => {
   it('refuses to start on a path that is not a directory, naming it', async () => {
     const d = tempDir();

@@ -4,7 +4,9 @@
  * 1. QoS 1 throughput, 64 B payloads, 20 in flight per publisher, one persistent subscriber online:
  *    ours durable (`--sync always`, an fsync per group commit), ours `periodic`, ours in memory,
  *    Mosquitto with its default config (acks from memory) — with 1 and with 10 publishers. Also the
- *    bytes the broker process wrote to storage per message (/proc/<pid>/io write_bytes).
+ *    bytes the broker process wrote to storage per message (/proc/<pid>/io write_bytes), and 1
+ *    publisher with the subscriber offline (every message queued, so written when durable: an online
+ *    subscriber's PUBACK that beats the group commit takes its record back before it is written).
  * 2. Restart: time from spawn to the first CONNACK with N persistent sessions (one subscription each)
  *    and M retained 64 B messages stored (Mosquitto: after its SIGTERM save).
  *
@@ -110,8 +112,12 @@ function writeBytes(pid: number): number {
   return m === null ? 0 : Number(m[1]);
 }
 
-/** QoS 1 throughput: `publishers` × 20 in flight, one persistent subscriber. Returns messages/s and bytes written per message. */
-async function throughput(b: Broker, publishers: number): Promise<{ rate: number; bytesPerMessage: number }> {
+/**
+ * QoS 1 throughput: `publishers` × 20 in flight, one persistent subscriber — online, or (`offline`)
+ * gone after subscribing, so that every message must be queued (and, durable, written) for it.
+ * Returns messages/s and bytes written per message.
+ */
+async function throughput(b: Broker, publishers: number, offline = false): Promise<{ rate: number; bytesPerMessage: number }> {
   const conn = (): TcpConnection => new TcpConnection({ host: '127.0.0.1', port: b.port });
   const sub = new MqttClient(conn());
   await sub.connect({ clientId: `bench-sub-${publishers}`, cleanStart: false, properties: { sessionExpiryInterval: 3600 } });
@@ -119,9 +125,16 @@ async function throughput(b: Broker, publishers: number): Promise<{ rate: number
   let received = 0;
   let done!: () => void;
   const all = new Promise<void>((resolve) => (done = resolve));
-  await sub.subscribe({ subscriptions: [{ topicFilter: 'bench/t', qos: 1 }] }, () => {
+  // A topic per run: the persistent session of the previous run's subscriber (offline now, kept for an
+  // hour) must not collect this run's messages — the scenario has one subscriber, online.
+  const topic = `bench/t/${publishers}${offline ? '/offline' : ''}`;
+  await sub.subscribe({ subscriptions: [{ topicFilter: topic, qos: 1 }] }, () => {
     if (++received === total) done();
   });
+  if (offline) {
+    await sub.disconnect();
+    done();
+  }
   const pubs: MqttClient[] = [];
   for (let i = 0; i < publishers; i++) {
     const p = new MqttClient(conn(), { maxInflight: 20 });
@@ -136,7 +149,7 @@ async function throughput(b: Broker, publishers: number): Promise<{ rate: number
       const inflight = new Set<Promise<unknown>>();
       for (let k = 0; k < mine; k++) {
         if (inflight.size >= 20) await Promise.race(inflight);
-        const pr: Promise<unknown> = p.publish({ topic: 'bench/t', payload, qos: 1 }).then((): boolean => inflight.delete(pr));
+        const pr: Promise<unknown> = p.publish({ topic, payload, qos: 1 }).then((): boolean => inflight.delete(pr));
         inflight.add(pr);
       }
       await Promise.all(inflight);
@@ -146,7 +159,7 @@ async function throughput(b: Broker, publishers: number): Promise<{ rate: number
   const ms = performance.now() - t0;
   const written = writeBytes(b.proc.pid!) - before;
   for (const p of pubs) await p.disconnect();
-  await sub.disconnect();
+  if (!offline) await sub.disconnect();
   return { rate: (total / ms) * 1000, bytesPerMessage: written / total };
 }
 
@@ -213,7 +226,9 @@ async function main(): Promise<void> {
 async function throughputPart(temp: () => string): Promise<void> {
   {
     console.log(`Broker persistence bench: ${MESSAGES} QoS 1 messages of 64 B, 20 in flight per publisher, persistent subscriber online`);
-    console.log(['broker'.padEnd(30), '1 pub msg/s'.padStart(12), '10 pub msg/s'.padStart(13), 'B written/msg'.padStart(14)].join(''));
+    console.log(
+      ['broker'.padEnd(30), '1 pub msg/s'.padStart(12), '10 pub msg/s'.padStart(13), 'B written/msg'.padStart(14), 'offline msg/s'.padStart(14), 'B written/msg'.padStart(14)].join(''),
+    );
     const rows: [string, number, number, number][] = [];
     const targets: [string, (port: number) => Promise<Broker>][] = [
       ['mosquitto (default, memory)', (port) => startMosquitto(port, temp(), false)],
@@ -227,8 +242,11 @@ async function throughputPart(temp: () => string): Promise<void> {
       try {
         const one = await throughput(b, 1);
         const ten = await throughput(b, 10);
+        // The same publisher with the subscriber gone: every message is queued (durable: written) for it.
+        const queued = await throughput(b, 1, true);
         rows.push([name, one.rate, ten.rate, one.bytesPerMessage]);
-        console.log([name.padEnd(30), Math.round(one.rate).toLocaleString().padStart(12), Math.round(ten.rate).toLocaleString().padStart(13), Math.round(one.bytesPerMessage).toLocaleString().padStart(14)].join(''));
+        const cells = [one.rate, ten.rate, one.bytesPerMessage, queued.rate, queued.bytesPerMessage].map((v) => Math.round(v).toLocaleString());
+        console.log([name.padEnd(30), cells[0]!.padStart(12), cells[1]!.padStart(13), cells[2]!.padStart(14), cells[3]!.padStart(14), cells[4]!.padStart(14)].join(''));
       } finally {
         await b.stop();
       }

@@ -108,6 +108,12 @@ export class Delivery {
   released = false;
   /** Id of its store record (persistent sessions, QoS 1/2), else 0. */
   seq = 0;
+  /**
+   * Index of its record's put in the store group `stagedGroup` while that put may still be taken back
+   * (a QoS 1 delivery sent at once whose PUBACK may come before the group is written), else -1.
+   */
+  stagedIndex = -1;
+  stagedGroup = 0;
   constructor(
     readonly message: Message,
     readonly qos: QoS,

@@ -85,6 +85,8 @@ const MAP_FULL = -30792;
 
 /** Marks a staged {@link StoreEngine.removePrefix}. */
 const REMOVE_PREFIX: unknown = Symbol('removePrefix');
+/** Marks a staged put taken back with {@link StoreEngine.cancel}. */
+const CANCELLED: unknown = Symbol('cancelled');
 
 /** Removes the `[head, …]` keys of `table`; runs inside a write transaction, which its reads see. */
 function removeByHead(table: Database, head: string): void {
@@ -101,6 +103,8 @@ interface Group {
   readonly promise: Promise<void>;
   resolve(): void;
   reject(error: Error): void;
+  /** Set while the group waits for a deadline ({@link StoreEngine.commitWithin}) rather than the end of the turn. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** One LMDB environment with named tables; see the file comment. */
@@ -115,6 +119,10 @@ export class StoreEngine {
   private stagedKeys: Key[] = [];
   private stagedValues: unknown[] = [];
   private group: Group | undefined;
+  /** Number of the group being staged (increases as groups are committed). */
+  private groupNumber = 1;
+  /** Staged mutations of that group not cancelled. */
+  private live = 0;
   private failure: StoreWriteError | undefined;
   private closed = false;
   private readonly flushTimer: NodeJS.Timeout | undefined;
@@ -199,16 +207,40 @@ export class StoreEngine {
     return this.failure;
   }
 
-  /** Number of mutations staged for the next commit. */
+  /** Number of mutations staged for the next commit (cancelled ones not counted). */
   get staged(): number {
-    return this.stagedKeys.length;
+    return this.live;
   }
 
-  /** Stages a write of `value` (msgpack-encoded at commit) under `key`. */
-  put(table: Database, key: Key, value: unknown): void {
+  /** Number of the group that mutations staged now belong to (for {@link cancel}). */
+  get stagingGroup(): number {
+    return this.groupNumber;
+  }
+
+  /**
+   * Stages a write of `value` (msgpack-encoded at commit) under `key`; returns its index in the group
+   * being staged (for {@link cancel}).
+   */
+  put(table: Database, key: Key, value: unknown): number {
     this.stagedTables.push(table);
     this.stagedKeys.push(key);
     this.stagedValues.push(value);
+    this.live++;
+    return this.stagedKeys.length - 1;
+  }
+
+  /**
+   * Takes back the put at `index` of group `group` if that group is still being staged (not handed to
+   * the disk yet): it will not be written. Returns whether it was.
+   */
+  cancel(group: number, index: number): boolean {
+    if (group !== this.groupNumber) return false;
+    const values = this.stagedValues;
+    const v = values[index];
+    if (v === CANCELLED || v === undefined || v === REMOVE_PREFIX) return false;
+    values[index] = CANCELLED;
+    this.live--;
+    return true;
   }
 
   /** Stages the removal of `key`. */
@@ -216,6 +248,7 @@ export class StoreEngine {
     this.stagedTables.push(table);
     this.stagedKeys.push(key);
     this.stagedValues.push(undefined);
+    this.live++;
   }
 
   /**
@@ -226,6 +259,7 @@ export class StoreEngine {
     this.stagedTables.push(table);
     this.stagedKeys.push(head);
     this.stagedValues.push(REMOVE_PREFIX);
+    this.live++;
   }
 
   /**
@@ -238,17 +272,42 @@ export class StoreEngine {
     if (this.closed) return Promise.reject(new StoreClosedError(this.dir));
     let group = this.group;
     if (group === undefined) {
-      let resolve!: () => void;
-      let reject!: (error: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      group = { promise, resolve, reject };
-      this.group = group;
+      group = this.newGroup();
+      setImmediate(this.runGroup);
+    } else if (group.timer !== undefined) {
+      // It was waiting for a deadline: now it goes at the end of this turn.
+      clearTimeout(group.timer);
+      group.timer = undefined;
       setImmediate(this.runGroup);
     }
     return group.promise;
+  }
+
+  /**
+   * Like {@link commit}, but the group may wait up to `ms` for more — or for its writes to be
+   * cancelled — unless a commit() asks for it sooner.
+   */
+  commitWithin(ms: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new StoreClosedError(this.dir));
+    let group = this.group;
+    if (group === undefined) {
+      group = this.newGroup();
+      group.timer = setTimeout(this.runGroup, ms);
+    }
+    return group.promise;
+  }
+
+  private newGroup(): Group {
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const group: Group = { promise, resolve, reject, timer: undefined };
+    this.group = group;
+    return group;
   }
 
   /**
@@ -285,8 +344,14 @@ export class StoreEngine {
   }
 
   private flushGroup(): void {
-    const group = this.group!;
+    const group = this.group;
+    // A group upgraded from a deadline to this turn was run by its setImmediate already.
+    if (group === undefined) return;
+    if (group.timer !== undefined) clearTimeout(group.timer);
     this.group = undefined;
+    this.groupNumber++;
+    const live = this.live;
+    this.live = 0;
     const tables = this.stagedTables;
     const keys = this.stagedKeys;
     const values = this.stagedValues;
@@ -297,7 +362,7 @@ export class StoreEngine {
       group.reject(this.failure);
       return;
     }
-    if (keys.length === 0) {
+    if (live === 0) {
       group.resolve();
       return;
     }
@@ -306,6 +371,7 @@ export class StoreEngine {
         for (let i = 0; i < keys.length; i++) {
           const v = values[i];
           if (v === undefined) tables[i]!.removeSync(keys[i]!);
+          else if (v === CANCELLED) continue;
           else if (v === REMOVE_PREFIX) removeByHead(tables[i]!, keys[i] as string);
           else tables[i]!.putSync(keys[i]!, v);
         }

@@ -41,8 +41,11 @@ export interface BrokerStore {
   deleteSession(clientId: string): void;
   putSubscription(subscription: StoredSubscription): void;
   deleteSubscription(clientId: string, filter: string): void;
-  /** Stages an outbound message, or its new state (same clientId and seq). */
-  putOutbound(message: StoredOutbound): void;
+  /**
+   * Stages an outbound message, or its new state (same clientId and seq); returns its index in the
+   * group being staged, for {@link BrokerStore.cancel} (-1 when the store cannot cancel).
+   */
+  putOutbound(message: StoredOutbound): number;
   deleteOutbound(clientId: string, seq: number): void;
   putInbound(clientId: string, packetId: number): void;
   deleteInbound(clientId: string, packetId: number): void;
@@ -58,6 +61,15 @@ export interface BrokerStore {
    * rejects too.
    */
   commit(): Promise<void>;
+
+  /** Like {@link BrokerStore.commit}, but the group may wait up to `ms` (for its writes to be cancelled). */
+  commitWithin(ms: number): Promise<void>;
+
+  /** Number of the group that mutations staged now belong to. */
+  readonly stagingGroup: number;
+
+  /** Takes back a put of the group still being staged (it is not written); returns whether it did. */
+  cancel(group: number, index: number): boolean;
 
   /** Reads everything stored, in one pass per table. Call once, at startup, before any mutation. */
   load(loader: BrokerStoreLoader): BrokerStoreLoadStats;

@@ -90,8 +90,8 @@ export class DurableBrokerStore implements BrokerStore {
   deleteSubscription(clientId: string, filter: string): void {
     this.engine.remove(this.subscriptions, [clientId, filter]);
   }
-  putOutbound(message: StoredOutbound): void {
-    this.engine.put(this.outbound, [message.clientId, message.seq], message);
+  putOutbound(message: StoredOutbound): number {
+    return this.engine.put(this.outbound, [message.clientId, message.seq], message);
   }
   deleteOutbound(clientId: string, seq: number): void {
     this.engine.remove(this.outbound, [clientId, seq]);
@@ -111,6 +111,18 @@ export class DurableBrokerStore implements BrokerStore {
 
   commit(): Promise<void> {
     return this.engine.commit();
+  }
+
+  commitWithin(ms: number): Promise<void> {
+    return this.engine.commitWithin(ms);
+  }
+
+  get stagingGroup(): number {
+    return this.engine.stagingGroup;
+  }
+
+  cancel(group: number, index: number): boolean {
+    return this.engine.cancel(group, index);
   }
 
   /** The committed retained message of `topic`. */

@@ -16,7 +16,9 @@ export class MemoryBrokerStore implements BrokerStore {
   deleteSession(): void {}
   putSubscription(): void {}
   deleteSubscription(): void {}
-  putOutbound(): void {}
+  putOutbound(): number {
+    return -1;
+  }
   deleteOutbound(): void {}
   putInbound(): void {}
   deleteInbound(): void {}
@@ -24,6 +26,13 @@ export class MemoryBrokerStore implements BrokerStore {
   deleteRetained(): void {}
   commit(): Promise<void> {
     return DONE;
+  }
+  commitWithin(): Promise<void> {
+    return DONE;
+  }
+  readonly stagingGroup = 0;
+  cancel(): boolean {
+    return false;
   }
   load(_loader: BrokerStoreLoader): BrokerStoreLoadStats {
     return EMPTY;

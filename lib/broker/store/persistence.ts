@@ -32,6 +32,13 @@ import type { OutboundState, StoredMessage, StoredSession, StoredWill } from './
 
 /** How long a lazily staged delete may wait for a group commit to join before it is committed alone. */
 const LAZY_COMMIT_MS = 200;
+/**
+ * How long a group holding nothing but QoS 1 deliveries just sent to online subscribers waits for their
+ * PUBACKs: each one that comes takes its record back, and a group left empty settles without touching
+ * the disk (the message reached every persistent session it was for). Costs at most this much latency
+ * when a subscriber is slow.
+ */
+const ACK_WAIT_MS = 2;
 
 /** Something whose output waits for a group commit (a connection's buffered packets, the core's batch). */
 export interface HeldWrite {
@@ -110,6 +117,9 @@ export class Persistence implements SessionJournal {
   private lastMessage: Message | null = null;
   private lastStored: StoredMessage | null = null;
   private lazyTimer: NodeJS.Timeout | null = null;
+  // Cancellable deliveries (see ACK_WAIT_MS) in the store group `candidatesGroup`.
+  private candidates = 0;
+  private candidatesGroup = -1;
 
   constructor(
     readonly store: BrokerStore,
@@ -285,6 +295,17 @@ export class Persistence implements SessionJournal {
   }
 
   completed(session: Session, d: Delivery): void {
+    const index = d.stagedIndex;
+    if (index !== -1) {
+      d.stagedIndex = -1;
+      const group = d.stagedGroup;
+      if (this.store.cancel(group, index)) {
+        // Acknowledged before its record was written: there is nothing on disk to delete.
+        d.seq = 0;
+        if (group === this.candidatesGroup && --this.candidates === 0) this.touch(false);
+        return;
+      }
+    }
     this.store.deleteOutbound(session.clientId, d.seq);
     d.seq = 0;
     // Lazily: a finished message that comes back after a crash is only re-sent (QoS 1: a duplicate
@@ -294,7 +315,8 @@ export class Persistence implements SessionJournal {
   }
 
   private write(session: Session, d: Delivery, state: OutboundState): void {
-    if (d.seq === 0) d.seq = ++session.lastSeq;
+    const first = d.seq === 0;
+    if (first) d.seq = ++session.lastSeq;
     const m = d.message;
     let stored = this.lastStored;
     if (m !== this.lastMessage || stored === null) {
@@ -302,7 +324,7 @@ export class Persistence implements SessionJournal {
       this.lastMessage = m;
     }
     const ids = d.subscriptionIds;
-    this.store.putOutbound({
+    const index = this.store.putOutbound({
       clientId: session.clientId,
       seq: d.seq,
       state,
@@ -311,6 +333,20 @@ export class Persistence implements SessionJournal {
       subscriptionIds: ids === undefined ? undefined : typeof ids === 'number' ? [ids] : ids,
       message: stored,
     });
+    if (first && state === 'sent' && d.qos === 1 && index !== -1) {
+      // Sent at once to an online subscriber, whose PUBACK may beat the disk (see ACK_WAIT_MS).
+      const group = this.store.stagingGroup;
+      if (group !== this.candidatesGroup) {
+        this.candidatesGroup = group;
+        this.candidates = 0;
+      }
+      this.candidates++;
+      d.stagedGroup = group;
+      d.stagedIndex = index;
+      this.touch(true);
+      return;
+    }
+    d.stagedIndex = -1;
     this.touch();
   }
 
@@ -327,9 +363,12 @@ export class Persistence implements SessionJournal {
     if (this.unsettledGroup === 0) this.touch();
   };
 
-  /** Something was staged: make sure the store's group that holds it is coming, and number it. */
-  private touch(): void {
-    const commit = this.store.commit();
+  /**
+   * Something was staged: make sure the store's group that holds it is coming (at the end of the turn,
+   * or within ACK_WAIT_MS when `mayWait` and nothing else asked for it sooner), and number it.
+   */
+  private touch(mayWait = false): void {
+    const commit = mayWait ? this.store.commitWithin(ACK_WAIT_MS) : this.store.commit();
     if (commit === this.lastCommit) return;
     // A new group (the store hands out one promise per group).
     this.lastCommit = commit;

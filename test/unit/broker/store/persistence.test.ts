@@ -4,9 +4,14 @@
  * they were queued, in order, also when a second group forms while the first is still being synced;
  * a failed group refuses its acks with the store's reason code. And which packets a connection holds.
  */
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PacketType } from '../../../../lib/codec/index.js';
-import { MemoryBrokerStore } from '../../../../lib/broker/store/index.js';
+import { Message } from '../../../../lib/broker/message.js';
+import { Delivery, type Session } from '../../../../lib/broker/session.js';
+import { DurableBrokerStore, MemoryBrokerStore } from '../../../../lib/broker/store/index.js';
 import { Persistence, showsDurableState, type AckTarget } from '../../../../lib/broker/store/persistence.js';
 import { StoreFullError } from '../../../../lib/store/index.js';
 
@@ -147,5 +152,101 @@ describe('which packets wait for the store', () => {
     ['PINGRESP', first(PacketType.PINGRESP), false],
   ])('%s (first byte %i) → held: %s', (_name, byte, held) => {
     expect(showsDurableState(byte)).toBe(held);
+  });
+});
+
+describe('a QoS 1 delivery acknowledged before its group is written (real store)', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** The transaction id of the data file's current meta page: it moves once per written group. */
+  function txnid(file: string): bigint {
+    const buf = readFileSync(file);
+    const pageSize = buf.readUInt32LE(0x30);
+    return [buf.readBigUInt64LE(0x98), buf.readBigUInt64LE(pageSize + 0x98)].reduce((a, b) => (a > b ? a : b));
+  }
+
+  async function setup() {
+    const dir = mkdtempSync(join(tmpdir(), 'nest-mqtt5-elide-'));
+    dirs.push(dir);
+    const store = DurableBrokerStore.open({ dir });
+    const p = new Persistence(store, () => undefined);
+    const session = { clientId: 'sub', lastSeq: 0 } as unknown as Session;
+    const sent: string[] = [];
+    const target: AckTarget = { sendStoredAck: (_t, id) => sent.push(`PUBACK ${id}`) };
+    const delivery = (qos: 1 | 2): Delivery => {
+      const d = new Delivery(new Message('t', Buffer.from('x'), qos, false, undefined, null, 0), qos, false, undefined, null);
+      d.packetId = 1;
+      return d;
+    };
+    const stored = async (): Promise<number> => {
+      let n = 0;
+      store.load({ session: () => undefined, subscription: () => undefined, outbound: () => n++, inbound: () => undefined });
+      return n;
+    };
+    // The group being formed, as scheduled (commitWithin does not hurry an existing group), then the
+    // persistence's own handlers on it (registered first, so they have run).
+    const groupSettled = async (): Promise<void> => {
+      await store.commitWithin(60_000);
+    };
+    return { store, p, session, sent, target, delivery, stored, file: store.file, groupSettled };
+  }
+
+  it('is never written: the PUBACK it gated goes out with no transaction on disk', async () => {
+    const { store, p, session, sent, target, delivery, stored, file, groupSettled } = await setup();
+    try {
+      const before = txnid(file);
+      const d = delivery(1);
+      p.sent(session, d); // sent at once to an online subscriber
+      p.acknowledge(target, PacketType.PUBACK, 9, 0); // the publisher's ack waits for the group
+      expect(sent).toEqual([]);
+      p.completed(session, d); // the subscriber's PUBACK beat the disk
+      await groupSettled();
+      expect(sent).toEqual(['PUBACK 9']);
+      expect(txnid(file)).toBe(before);
+      expect(await stored()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('is written when its subscriber does not answer in time, and deleted when it does later', async () => {
+    const { store, p, session, sent, target, delivery, stored, file, groupSettled } = await setup();
+    try {
+      const before = txnid(file);
+      const d = delivery(1);
+      p.sent(session, d);
+      p.acknowledge(target, PacketType.PUBACK, 9, 0);
+      await groupSettled(); // after the 2 ms wait the group is written
+      expect(sent).toEqual(['PUBACK 9']);
+      expect(txnid(file)).toBeGreaterThan(before);
+      expect(await stored()).toBe(1);
+      p.completed(session, d);
+      await store.commit();
+      expect(await stored()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('QoS 2 and queued (offline) deliveries are written before the ack, whatever follows', async () => {
+    const { store, p, session, sent, target, delivery, file, groupSettled } = await setup();
+    try {
+      const before = txnid(file);
+      const q2 = delivery(2);
+      p.sent(session, q2);
+      const queued = delivery(1);
+      queued.packetId = 0;
+      p.queued(session, queued);
+      p.acknowledge(target, PacketType.PUBACK, 9, 0);
+      p.completed(session, q2);
+      await groupSettled();
+      expect(sent).toEqual(['PUBACK 9']);
+      expect(txnid(file)).toBeGreaterThan(before);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -169,6 +169,8 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
   private holdGroup = 0;
   /** Registered with the persistence to be released when `holdGroup` is durable. */
   private heldByStore = false;
+  /** The CONNACK accepting this connection is buffered, not written yet. */
+  private connackUnsent = false;
   private writeBlocked = false;
   /** The last write was not taken whole by the kernel: deliveries into our buffers are bounded by the high-water mark until 'drain'. */
   private needDrain = false;
@@ -299,6 +301,7 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
     this.connState = ConnState.Connected;
     // Stored before CONNACK (which waits for the commit, like every write; see Persistence).
     this.host.persistence?.sessionConnected(session, this.protocolVersion ?? 5, this.connectWill);
+    this.connackUnsent = true;
     this.sendPacket(connack);
     this.keepAlive = keepAlive;
     this.lastTick = this.host.supervisor.tick;
@@ -326,8 +329,9 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
     const persistence = this.host.persistence;
     if (persistence !== null) {
       // A packet that shows durable state waits for the group holding that state (see Persistence).
+      // Only a persistent session's peer (or one about to be told CONNACK) sees stored state.
       const group = persistence.unsettledGroup;
-      if (group !== 0 && showsDurableState(buf[0]!)) this.holdGroup = group;
+      if (group !== 0 && (this.connackUnsent || this.boundSession?.journal != null) && showsDurableState(buf[0]!)) this.holdGroup = group;
     }
     if (!this.dirty) {
       this.dirty = true;
@@ -434,12 +438,31 @@ export class Connection implements SessionLink, ProtocolConnection, AckTarget {
   /** @internal The store group this connection's bytes waited for is durable. */
   releaseHeld(): void {
     this.heldByStore = false;
-    if (this.dirty) this.flush();
+    const persistence = this.host.persistence;
+    if (persistence !== null && persistence.failure !== undefined) this.storeFailed(persistence.failure);
+    else if (this.dirty) this.flush();
+  }
+
+  /**
+   * The store group our buffered bytes waited for failed: they show state that was not kept (a SUBACK
+   * for a subscription, a CONNACK for a session), so they are dropped and the connection refused
+   * (before CONNACK) or closed, with 0x97 when the disk is full, else 0x80.
+   */
+  private storeFailed(error: Error): void {
+    this.out = null;
+    this.outBytes = 0;
+    this.dirty = false;
+    this.holdGroup = 0;
+    const reasonCode = storeFailureReasonCode(error);
+    const why = 'the broker could not store the session state';
+    if (this.connackUnsent) this.refuse(reasonCode, this.problemInformation ? why : undefined);
+    else this.disconnect(reasonCode, this.problemInformation ? why : undefined);
   }
 
   /** Writes the queued bytes now, in one socket write. */
   private writeOut(): void {
     this.dirty = false;
+    this.connackUnsent = false;
     const out = this.out;
     if (out === null) return;
     const buf = out.length === 1 ? out[0]! : Buffer.concat(out, this.outBytes);

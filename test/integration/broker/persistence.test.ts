@@ -231,6 +231,16 @@ describe('bad storage', () => {
     pub.send({ type: PacketType.PUBLISH, topic: 'big', payload: Buffer.from('x'), qos: 2, retain: false, dup: false, packetId: 100 });
     expect((await pub.expect(PacketType.PUBREC)).reasonCode).toBe(0x97);
     expect(errors.some((e) => (e as { code?: string }).code === 'STORE_FULL')).toBe(true);
+    // A persistent session cannot be kept any more: its CONNACK is a refusal, not a promise.
+    const { connack: refusedConnack } = await tb.raw({ clientId: uid('late'), ...persistent });
+    expect(refusedConnack.reasonCode).toBe(0x97);
+    // A clean session does not touch the disk: it still works, QoS 0 included.
+    const { client: clean } = await tb.raw({ clientId: uid('clean') });
+    clean.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: 'q0', qos: 0 }] });
+    expect((await clean.expect(PacketType.SUBACK)).reasonCodes).toEqual([0]);
+    pub.send({ type: PacketType.PUBLISH, topic: 'q0', payload: Buffer.from('still'), qos: 0, retain: false, dup: false });
+    expect((await clean.nextMatching(isPublish)).payload.toString()).toBe('still');
+    clean.destroy();
     pub.destroy();
   });
 });

@@ -88,6 +88,8 @@ describe.each(brokers)('3 replicas in a $share group, on the %s', (name, start) 
     await load;
     expect(errors).toEqual([]);
     for (const i of sent) {
+      // A replica's record comes through its stdout, which the MQTT answer can beat: wait for it.
+      await r.waitForHandled((h) => h.kind === 'request' && h.data === i, 20_000);
       expect(r.handled.filter((h) => h.kind === 'request' && h.data === i)).toHaveLength(1); // answered once
     }
     for (const data of events) await r.waitForHandled((h) => h.kind === 'event' && h.data === data, 20_000);

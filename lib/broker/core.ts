@@ -311,7 +311,11 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost, Rest
    */
   publish(msg: Message, client: ClientInfo | null): number {
     this.messagesReceived++;
-    if (msg.retain) {
+    const n = this.router.route(msg);
+    if (n === REFUSED) this.refusedMessages++;
+    else this.messagesRouted += n;
+    // A message refused (0x97) was not accepted: it does not replace the retained one either.
+    if (msg.retain && n !== REFUSED) {
       if (msg.payload.length === 0) {
         this.retained.delete(msg.topic);
         this.persistence?.retainedChanged(msg.topic, null);
@@ -321,9 +325,6 @@ export class BrokerCore implements SessionHost, ConnectionHost, RouterHost, Rest
         this.persistence?.retainedChanged(msg.topic, r);
       }
     }
-    const n = this.router.route(msg);
-    if (n === REFUSED) this.refusedMessages++;
-    else this.messagesRouted += n;
     if (this.flow.memoryFull) this.flow.holdForMemory(msg.origin);
     this.events.emit('publish', msg, client);
     return n;

@@ -6,7 +6,7 @@
  * back any more and its queue policy applies (drops counted).
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { PacketType, type Packet } from '../../../lib/codec/index.js';
+import { PacketType, type Packet, type PublishPacket } from '../../../lib/codec/index.js';
 import type { RawClient } from '../../helpers/raw-client.js';
 import { startBroker, uid, type TestBroker } from './support.js';
 
@@ -157,6 +157,23 @@ describe('publisher flow control', () => {
     pub.send({ type: PacketType.PUBREL, packetId: 3 });
     const comp = await pub.nextMatching((p): p is Extract<Packet, { type: 7 }> => p.type === PacketType.PUBCOMP);
     expect([comp.packetId, comp.reasonCode]).toEqual([3, 0x92]);
+  });
+
+  it('a retained message refused with 0x97 does not replace the retained one', async () => {
+    tb = await startBroker({ maxQueuedMessages: 1, slowConsumerTimeout: 0 });
+    await slowSubscriber(tb);
+    const { client: pub } = await tb.raw({ clientId: uid('pub3') });
+    const send = (id: number): void =>
+      pub.send({ type: PacketType.PUBLISH, topic: 'fc', payload: Buffer.from(`r${id}`), qos: 1, retain: true, dup: false, packetId: id });
+    for (const id of [1, 2, 3]) send(id);
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await pub.nextMatching((p): p is Extract<Packet, { type: 4 }> => p.type === PacketType.PUBACK)).reasonCode ?? 0);
+    expect(codes).toEqual([0, 0, 0x97]);
+    const { client: late } = await tb.raw({ clientId: uid('late') });
+    late.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: 'fc', qos: 0 }] });
+    await late.expect(PacketType.SUBACK);
+    const retained = await late.nextMatching((p): p is PublishPacket => p.type === PacketType.PUBLISH);
+    expect([retained.payload.toString(), retained.retain]).toEqual(['r2', true]); // the last accepted one
   });
 
   it('bounds queued bytes broker-wide (maxTotalQueuedBytes): beyond it nothing is queued (memoryLimit) and QoS 1 publishers get 0x97', async () => {

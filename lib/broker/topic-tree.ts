@@ -37,6 +37,11 @@ export class SharedGroup<S> {
     readonly filter: string,
   ) {}
 
+  /** The subscription as a member writes it: `$share/{name}/{filter}`. */
+  get subscription(): string {
+    return `$share/${this.name}/${this.filter}`;
+  }
+
   /**
    * The next member in round-robin order, preferring one for which `preferred` holds (e.g. connected and
    * not congested) and skipping `exclude`; falls back to the first other member when none is preferred.

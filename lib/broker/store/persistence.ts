@@ -331,6 +331,7 @@ export class Persistence implements SessionJournal {
       packetId: state === 'queued' ? 0 : d.packetId,
       qos: d.qos as 1 | 2,
       subscriptionIds: ids === undefined ? undefined : typeof ids === 'number' ? [ids] : ids,
+      share: d.group === null ? undefined : d.group.subscription,
       message: stored,
     });
     if (first && state === 'sent' && d.qos === 1 && index !== -1) {

@@ -75,6 +75,12 @@ export interface StoredOutbound {
   readonly qos: 1 | 2;
   /** Subscription identifiers to send with it. */
   readonly subscriptionIds: readonly number[] | undefined;
+  /**
+   * The shared subscription (`$share/{group}/{filter}`) that routed it, so that after a restart it can
+   * still be handed to another member of the group; absent for ordinary subscriptions (and in records
+   * written before this field existed).
+   */
+  readonly share?: string | undefined;
   readonly message: StoredMessage;
 }
 

@@ -115,7 +115,9 @@ export function restoreBroker(persistence: Persistence, host: RestoreHost, loadR
       const s = sessions.get(o.clientId)?.session;
       if (s === undefined) return;
       const ids = o.subscriptionIds;
-      const d = new Delivery(toMessage(o.message, slabs), o.qos as QoS, o.message.retain, ids === undefined ? undefined : ids.length === 1 ? ids[0] : [...ids], null);
+      // Its shared group, found through the session's restored subscription (loaded before outbound).
+      const group = o.share === undefined ? null : (s.subscriptions?.get(o.share)?.group ?? null);
+      const d = new Delivery(toMessage(o.message, slabs), o.qos as QoS, o.message.retain, ids === undefined ? undefined : ids.length === 1 ? ids[0] : [...ids], group);
       d.seq = o.seq;
       if (o.seq > s.lastSeq) s.lastSeq = o.seq;
       if (o.state !== 'queued') {

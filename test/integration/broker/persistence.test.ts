@@ -133,6 +133,53 @@ describe('broker persistence across a restart', () => {
   });
 });
 
+describe('shared subscriptions across a restart', () => {
+  it("hands a restored member's unacknowledged messages to another member of its group when its session ends", async () => {
+    const dir = tempDir();
+    let tb = await start(dir);
+    const idA = uid('member-a');
+    const idB = uid('member-b');
+    // A takes one message at a time and acknowledges none; B acknowledges everything.
+    const { client: a } = await tb.raw({ clientId: idA, cleanStart: false, properties: { sessionExpiryInterval: 3600, receiveMaximum: 1 } });
+    a.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: '$share/g/jobs', qos: 1 }] });
+    await a.expect(PacketType.SUBACK);
+    const { client: b } = await tb.raw({ clientId: idB, ...persistent });
+    b.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: '$share/g/jobs', qos: 1 }] });
+    await b.expect(PacketType.SUBACK);
+    const { client: pub } = await tb.raw({ clientId: uid('pub') });
+    for (let i = 1; i <= 4; i++) {
+      pub.send({ type: PacketType.PUBLISH, topic: 'jobs', payload: Buffer.from(`job${i}`), qos: 1, retain: false, dup: false, packetId: i });
+      await pub.expect(PacketType.PUBACK);
+    }
+    const atB: string[] = [];
+    while (atB.length < 2) {
+      const m = await b.nextMatching(isPublish);
+      atB.push(m.payload.toString());
+      b.send({ type: PacketType.PUBACK, packetId: m.packetId! });
+    }
+    const atA = (await a.nextMatching(isPublish)).payload.toString(); // in flight; the other one queued behind it
+    a.destroy();
+    b.send({ type: PacketType.DISCONNECT, reasonCode: 0 });
+    await b.waitClosed();
+    await tb.close();
+
+    tb = await start(dir);
+    const { client: b2, connack } = await tb.raw({ clientId: idB, ...persistent });
+    expect(connack.sessionPresent).toBe(true);
+    // A comes back with a clean start: its old session ends, and what it held goes to B.
+    const { client: a2 } = await tb.raw({ clientId: idA, cleanStart: true });
+    const handed: string[] = [];
+    while (handed.length < 2) {
+      const m = await b2.nextMatching(isPublish);
+      handed.push(m.payload.toString());
+      b2.send({ type: PacketType.PUBACK, packetId: m.packetId! });
+    }
+    expect(handed).toContain(atA);
+    expect([...atB, ...handed].sort()).toEqual(['job1', 'job2', 'job3', 'job4']);
+    a2.destroy();
+  });
+});
+
 describe('retained messages read from the data file', () => {
   it('after a restart: delivered on subscribe, replaced, cleared, expired — with $SYS statistics beside them', async () => {
     const dir = tempDir();

@@ -5,11 +5,12 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dialect } from './frames.js';
+import { freePort } from '../common/free-port.js';
 
 /** A running broker process. */
 export interface BrokerProcess {
@@ -87,17 +88,6 @@ export function startOurs(dialect: Dialect = 'v5', outgoingTopicAliases = 0): Pr
 /** Aedes in a child process (MQTT 3.1.1). */
 export function startAedes(): Promise<BrokerProcess> {
   return startNode('aedes', './aedes-server.js', 'v311');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, deadline: number): Promise<void> {

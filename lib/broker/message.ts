@@ -84,9 +84,8 @@ export class Message implements RetainedMessage {
   /** The message itself when it is one, else a Message built from a stored retained message. */
   static from(m: RetainedMessage, now: number): Message {
     if (m instanceof Message) return m;
-    const msg = new Message(m.topic, m.payload, m.qos, true, m.properties, null, now, m.expiresAt);
-    msg.owned = true; // a stored payload is independent already
-    return msg;
+    // A stored payload is independent already.
+    return new Message(m.topic, m.payload, m.qos, true, m.properties, null, now, m.expiresAt).owns();
   }
 
   /** Declares the payload independent already (a copy its creator made), so {@link own} keeps it as is. */

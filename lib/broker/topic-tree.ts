@@ -31,15 +31,14 @@ export interface SubscriptionEntry<S> extends SubscriptionOptions {
 /** The members of one `$share/<name>/<filter>`. Each message goes to one member, in turn. */
 export class SharedGroup<S> {
   readonly members: SubscriptionEntry<S>[] = [];
+  /** The subscription as a member writes it: `$share/{name}/{filter}` (stored with its deliveries). */
+  readonly subscription: string;
   private cursor = 0;
   constructor(
     readonly name: string,
     readonly filter: string,
-  ) {}
-
-  /** The subscription as a member writes it: `$share/{name}/{filter}`. */
-  get subscription(): string {
-    return `$share/${this.name}/${this.filter}`;
+  ) {
+    this.subscription = `$share/${name}/${filter}`;
   }
 
   /**

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { withTimeout } from './wait.js';
+import { freePorts } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -69,20 +70,6 @@ export function findMosquitto(): string | undefined {
 /** Whether Mosquitto suites should run: when it is installed, and always under CI (where its absence must fail). */
 export function mosquittoTestsEnabled(): boolean {
   return findMosquitto() !== undefined || process.env.CI === 'true';
-}
-
-/** Free ports, found by binding port 0 (released right after; Mosquitto binds them next). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
 }
 
 /** Retries a TCP connect to `port` until it succeeds or `deadline` (ms since epoch) passes. */

@@ -138,7 +138,7 @@ export function restoreBroker(persistence: Persistence, host: RestoreHost, loadR
       }
       // The decoded record serves as is (its payload is a copy): no Message, no further copy for each
       // of possibly a million retained messages.
-      host.retain(Buffer.isBuffer(m.payload) ? (m as StoredMessage & { payload: Buffer }) : { ...m, payload: Buffer.from(m.payload) });
+      host.retain(Buffer.isBuffer(m.payload) ? (m as StoredMessage & { payload: Buffer }) : { ...m, payload: slabs.copy(m.payload) });
     },
   });
   // Clocks across the downtime. A session connected when the broker died lost its connection then: its

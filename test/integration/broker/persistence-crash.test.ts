@@ -12,7 +12,6 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemorySessionStore, MqttClient, TcpConnection, type MqttMessage, type PublishResult } from '../../../lib/client/index.js';
@@ -21,6 +20,7 @@ import { findMosquitto, mosquittoTestsEnabled } from '../../helpers/mosquitto.js
 import { Random } from '../../helpers/prng.js';
 import { startProcess, stopAllProcesses, type RunningProcess } from '../../helpers/run-process.js';
 import { withTimeout } from '../../helpers/wait.js';
+import { freePort } from '../../helpers/free-port.js';
 
 const CLI = join(DIST, 'lib', 'cli', 'main.js');
 const KILLS = Number(process.env.CRASH_KILLS ?? 5);
@@ -33,14 +33,6 @@ beforeAll(async () => {
 }, 240_000);
 afterEach(stopAllProcesses);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** A broker under test: started as a child process, killed with SIGKILL, restarted on the same port. */
 interface CrashTarget {

@@ -5,20 +5,12 @@
  */
 import { Module, type INestMicroservice, type LoggerService, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import net from 'node:net';
 import { MqttBroker } from '../../../lib/broker/index.js';
 import { ServerMqtt5, type Mqtt5ServerOptions } from '../../../lib/nest/index.js';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.js';
 import { deferred, withTimeout, type Deferred } from '../../helpers/wait.js';
 
-/** A free loopback port (nothing listens on it once this resolves). */
-export async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
-}
+export { freePort } from '../../helpers/free-port.js';
 
 /** A broker on a fixed port that a test can stop and start again. */
 export interface RestartableBroker {

@@ -6,13 +6,13 @@
  * reconnecting / reconnected / resubscribed / closed, never a password.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import net from 'node:net';
 import { MqttBroker } from '../../../lib/broker/index.js';
 import { MessageReceiver, MqttClient, TcpConnection } from '../../../lib/client/index.js';
 import { connectWithRetry } from '../../../lib/nest/connect-retry.js';
 import { Mqtt5ClosedError, Mqtt5ConnectFailedError, Mqtt5ConnectionRefusedError, Mqtt5TransportError } from '../../../lib/nest/index.js';
 import { logClientLifecycle, type Mqtt5Logger } from '../../../lib/nest/lifecycle-log.js';
 import { deferred, withTimeout, type Deferred } from '../../helpers/wait.js';
+import { freePort } from '../../helpers/free-port.js';
 
 /** A logger that records lines and lets a test await one matching a pattern. */
 class RecordingLogger implements Mqtt5Logger {
@@ -46,15 +46,6 @@ class RecordingLogger implements Mqtt5Logger {
       return false;
     });
   }
-}
-
-/** A free loopback port (nothing listens on it once this resolves). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
 }
 
 async function startBroker(port: number): Promise<MqttBroker> {

@@ -6,7 +6,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import net from 'node:net';
 import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { ConnectFailedError, MqttClient } from '../../../lib/client/index.js';
 import {
@@ -21,14 +20,7 @@ import {
 } from '../../../lib/index.js';
 import { deferred, withTimeout } from '../../helpers/wait.js';
 import { rawClient, startEmbeddedBroker, type TestBroker } from './helpers.js';
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
-}
+import { freePort } from '../../helpers/free-port.js';
 
 const failure = (p: Promise<unknown>): Promise<unknown> => withTimeout(p, 10_000, 'the call to fail').then(() => undefined, (e: unknown) => e);
 

@@ -19,7 +19,7 @@
 import { MqttProtocolError, UnsupportedProtocolError, malformed, protocolError } from './errors.js';
 import { PacketParser } from './decode-packet.js';
 import { isSubackReturnCode } from './mqtt311-codes.js';
-import { PACKET_NAMES, PacketType, type ConnectPacket, type Packet, type PublishPacket, type QoS, type Subscription } from './packets.js';
+import { PacketType, type ConnectPacket, type Packet, type PublishPacket, type QoS, type Subscription } from './packets.js';
 import { quote } from './strings.js';
 
 /** MQTT 3.1 limits the client identifier to 23 bytes (3.1 §3.1, Client Identifier). */
@@ -36,58 +36,34 @@ export class Mqtt311PacketParser extends PacketParser {
     super();
   }
 
-  override parse(first: number, buf: Buffer, start: number, end: number): Packet {
-    this.buf = buf;
-    this.pos = start;
-    this.end = end;
-    let packet: Packet;
-    const type = first >> 4;
-    switch (type) {
-      case PacketType.PUBLISH:
-        packet = this.publish311(first);
-        break;
-      case PacketType.PUBACK:
-      case PacketType.PUBREC:
-      case PacketType.PUBREL:
-      case PacketType.PUBCOMP:
-        packet = { type, packetId: this.packetId(type), reasonCode: 0 } as Packet;
-        break;
-      case PacketType.CONNECT:
-        packet = this.connect311();
-        break;
-      case PacketType.CONNACK:
-        packet = this.connack311();
-        break;
-      case PacketType.SUBSCRIBE:
-        packet = this.subscribe311();
-        break;
-      case PacketType.SUBACK:
-        packet = this.suback311();
-        break;
-      case PacketType.UNSUBSCRIBE:
-        packet = this.unsubscribe311();
-        break;
-      case PacketType.UNSUBACK:
-        packet = { type, packetId: this.packetId(type), reasonCodes: [] };
-        break;
-      case PacketType.PINGREQ:
-      case PacketType.PINGRESP:
-        packet = { type };
-        break;
-      case PacketType.DISCONNECT:
-        if (this.pos !== end) throw malformed('MQTT 3.1.1 DISCONNECT has no body');
-        packet = { type, reasonCode: 0 };
-        break;
-      default:
-        // AUTH (15) exists only in MQTT 5; 0 is reserved in every version.
-        throw malformed(`reserved packet type ${type} in MQTT ${this.level === 4 ? '3.1.1' : '3.1'}`);
-    }
-    if (this.pos !== end) throw malformed(`${end - this.pos} trailing bytes after ${PACKET_NAMES[type]}`);
-    this.buf = Buffer.alloc(0);
-    return packet;
+  // The v5 parser's parse() dispatches; the packets whose 3.1.1 form differs are overridden here.
+
+  /** 3.1.1 has no property sections (UNSUBSCRIBE, for one, is then parsed by the v5 code as is). */
+  protected override properties(): undefined {
+    return undefined;
   }
 
-  private publish311(first: number): PublishPacket {
+  protected override reservedType(type: number): MqttProtocolError {
+    // AUTH (15) exists only in MQTT 5; 0 is reserved in every version.
+    return malformed(`reserved packet type ${type} in MQTT ${this.level === 4 ? '3.1.1' : '3.1'}`);
+  }
+
+  protected override ack(type: 4 | 5 | 6 | 7): Packet {
+    return { type, packetId: this.packetId(type), reasonCode: 0 } as Packet;
+  }
+
+  protected override reasonCodeList(type: 9 | 11): Packet {
+    if (type === PacketType.SUBACK) return this.suback();
+    return { type, packetId: this.packetId(type), reasonCodes: [] };
+  }
+
+  protected override reasonOnly(type: 14 | 15): Packet {
+    if (type === PacketType.AUTH) throw this.reservedType(type);
+    if (this.pos !== this.end) throw malformed('MQTT 3.1.1 DISCONNECT has no body');
+    return { type, reasonCode: 0 };
+  }
+
+  protected override publish(first: number): PublishPacket {
     const qos = ((first >> 1) & 3) as QoS;
     const topic = this.utf8('topic name');
     if (topic.length === 0) throw new MqttProtocolError(0x90, 'PUBLISH with an empty topic name (MQTT-4.7.3-1)');
@@ -102,7 +78,7 @@ export class Mqtt311PacketParser extends PacketParser {
     return packet;
   }
 
-  private connect311(): ConnectPacket {
+  protected override connect(): ConnectPacket {
     const nameLen = this.u16('protocol name');
     const p = this.pos;
     if (p + nameLen > this.end) throw this.overrun('protocol name');
@@ -139,7 +115,7 @@ export class Mqtt311PacketParser extends PacketParser {
     return packet;
   }
 
-  private connack311(): Packet {
+  protected override connack(): Packet {
     const flags = this.u8('connect acknowledge flags');
     if ((flags & 0xfe) !== 0) throw malformed('CONNACK reserved flag bits are set (MQTT-3.2.2-1)');
     const reasonCode = this.u8('connect return code');
@@ -149,7 +125,7 @@ export class Mqtt311PacketParser extends PacketParser {
     return { type: PacketType.CONNACK, sessionPresent, reasonCode };
   }
 
-  private subscribe311(): Packet {
+  protected override subscribe(): Packet {
     const packetId = this.packetId(PacketType.SUBSCRIBE);
     const subscriptions: Subscription[] = [];
     while (this.pos < this.end) {
@@ -165,7 +141,7 @@ export class Mqtt311PacketParser extends PacketParser {
     return { type: PacketType.SUBSCRIBE, packetId, subscriptions };
   }
 
-  private suback311(): Packet {
+  private suback(): Packet {
     const packetId = this.packetId(PacketType.SUBACK);
     if (this.pos === this.end) throw protocolError('SUBACK without return codes');
     const reasonCodes: number[] = [];
@@ -177,13 +153,6 @@ export class Mqtt311PacketParser extends PacketParser {
     return { type: PacketType.SUBACK, packetId, reasonCodes };
   }
 
-  private unsubscribe311(): Packet {
-    const packetId = this.packetId(PacketType.UNSUBSCRIBE);
-    const topicFilters: string[] = [];
-    while (this.pos < this.end) topicFilters.push(this.topicFilter());
-    if (topicFilters.length === 0) throw protocolError('UNSUBSCRIBE without topic filters (MQTT-3.10.3-2)');
-    return { type: PacketType.UNSUBSCRIBE, packetId, topicFilters };
-  }
 }
 
 /**

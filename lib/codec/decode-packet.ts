@@ -109,12 +109,17 @@ export class PacketParser {
         packet = this.reasonOnly(type);
         break;
       default:
-        throw malformed(`reserved packet type ${type}`);
+        throw this.reservedType(type);
     }
     if (this.pos !== end) throw malformed(`${end - this.pos} trailing bytes after ${PACKET_NAMES[type]}`);
     // Do not keep the received bytes alive between packets.
     this.buf = EMPTY;
     return packet;
+  }
+
+  /** The error for a packet type this protocol version does not have. */
+  protected reservedType(type: number): MqttProtocolError {
+    return malformed(`reserved packet type ${type}`);
   }
 
   /** Drops the reference to the last buffer parsed (after a failure, which skips the usual release). */
@@ -203,7 +208,7 @@ export class PacketParser {
    * A property section for packet type `context` (or {@link WILL_PROPERTIES}), driven by the property table.
    * Returns undefined when it is empty, so that a packet without properties has no `properties` key.
    */
-  private properties(context: number): Properties | undefined {
+  protected properties(context: number): Properties | undefined {
     const len = this.varint('property length');
     if (len === 0) return undefined;
     const end = this.pos + len;
@@ -284,7 +289,7 @@ export class PacketParser {
 
   // ---- packets ----
 
-  private publish(first: number): PublishPacket {
+  protected publish(first: number): PublishPacket {
     const qos = ((first >> 1) & 3) as QoS;
     const topic = this.utf8('topic name');
     const packetId = qos === 0 ? 0 : this.packetId(PacketType.PUBLISH);
@@ -309,7 +314,7 @@ export class PacketParser {
     return packet;
   }
 
-  private ack(type: 4 | 5 | 6 | 7): Packet {
+  protected ack(type: 4 | 5 | 6 | 7): Packet {
     const packetId = this.packetId(type);
     // Short forms (3.4.2.1): Remaining Length 2 means reason 0; below 4, no properties.
     if (this.pos === this.end) return { type, packetId, reasonCode: 0 };
@@ -319,7 +324,7 @@ export class PacketParser {
     return properties === undefined ? { type, packetId, reasonCode } : { type, packetId, reasonCode, properties };
   }
 
-  private connect(): ConnectPacket {
+  protected connect(): ConnectPacket {
     const nameLen = this.u16('protocol name');
     const p = this.pos;
     if (p + nameLen > this.end) throw this.overrun('protocol name');
@@ -367,7 +372,7 @@ export class PacketParser {
     return packet;
   }
 
-  private connack(): Packet {
+  protected connack(): Packet {
     const flags = this.u8('connect acknowledge flags');
     if ((flags & 0xfe) !== 0) throw malformed('CONNACK reserved flag bits are set (MQTT-3.2.2-1)');
     const reasonCode = this.reasonCode(PacketType.CONNACK);
@@ -385,7 +390,7 @@ export class PacketParser {
     return filter;
   }
 
-  private subscribe(): Packet {
+  protected subscribe(): Packet {
     const packetId = this.packetId(PacketType.SUBSCRIBE);
     const properties = this.properties(PacketType.SUBSCRIBE);
     const subscriptions: Subscription[] = [];
@@ -413,7 +418,7 @@ export class PacketParser {
       : { type: PacketType.SUBSCRIBE, packetId, subscriptions, properties };
   }
 
-  private unsubscribe(): Packet {
+  protected unsubscribe(): Packet {
     const packetId = this.packetId(PacketType.UNSUBSCRIBE);
     const properties = this.properties(PacketType.UNSUBSCRIBE);
     const topicFilters: string[] = [];
@@ -425,7 +430,7 @@ export class PacketParser {
   }
 
   /** SUBACK and UNSUBACK: packet id, properties, one reason code per filter. */
-  private reasonCodeList(type: 9 | 11): Packet {
+  protected reasonCodeList(type: 9 | 11): Packet {
     const packetId = this.packetId(type);
     const properties = this.properties(type);
     if (this.pos === this.end) throw protocolError(`${PACKET_NAMES[type]} without reason codes`);
@@ -435,7 +440,7 @@ export class PacketParser {
   }
 
   /** DISCONNECT and AUTH: an optional reason code and optional properties. */
-  private reasonOnly(type: 14 | 15): Packet {
+  protected reasonOnly(type: 14 | 15): Packet {
     // Short forms (3.14.2.1, 3.15.2.1): Remaining Length 0 means reason 0; 1, no properties.
     if (this.pos === this.end) return { type, reasonCode: 0 };
     const reasonCode = this.reasonCode(type);
